@@ -1,0 +1,151 @@
+"""CIFAR-10 as uint8 arrays, from whichever copy the data root holds.
+
+Sources, in order: the official python release (``cifar10/cifar-10-batches-py/`` or
+``cifar10/cifar-10-python.tar.gz``), the JPEG zip of this project's offline machines
+(``cifar10/cifar10-jpg.zip``, members ``train/<class>/NNNN.jpg``; re-encoded JPEG, so pixels are not
+bit-identical to the official release), and finally -- only with ``download=True`` -- the official release
+through ``torchvision.datasets.CIFAR10`` into the cache folder. A whole split is decoded once and cached as
+``.npz``; a subset (``n_per_class``) is drawn with a seeded generator from each class in the source's order.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import tarfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from detdesign.data.root import data_root, default_cache_dir, not_found
+
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+SPLITS = ("train", "test")
+MEAN = (0.4914, 0.4822, 0.4465)  # official per-channel means (the JPEG copy measures 0.4913/0.4821/0.4465)
+STD = (0.2470, 0.2435, 0.2616)
+
+
+@dataclass(frozen=True)
+class Cifar:
+    """``images``: uint8 [N, 32, 32, 3]; ``labels``: int64 [N] indexing :data:`CLASSES`; ``source``."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def tensors(self):
+        """Float tensors normalised with the CIFAR-10 mean/std: x [N, 3, 32, 32], y [N]."""
+        import torch
+        x = torch.from_numpy(self.images).permute(0, 3, 1, 2).float().div_(255)
+        x = (x - torch.tensor(MEAN).view(1, 3, 1, 1)) / torch.tensor(STD).view(1, 3, 1, 1)
+        return x, torch.from_numpy(self.labels)
+
+
+def _check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise ValueError(f"unknown CIFAR-10 split {split!r}; valid splits are {SPLITS}")
+
+
+def _from_batches(read, split: str) -> tuple[np.ndarray, np.ndarray]:
+    names = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
+    xs, ys = [], []
+    for name in names:
+        d = pickle.loads(read(name), encoding="bytes")
+        xs.append(np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+        ys.append(np.asarray(d[b"labels"], dtype=np.int64))
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def _official(base: Path, split: str):
+    folder = base / "cifar-10-batches-py"
+    if folder.is_dir():
+        return _from_batches(lambda n: (folder / n).read_bytes(), split), "official-python"
+    tar = base / "cifar-10-python.tar.gz"
+    if tar.is_file():
+        with tarfile.open(tar) as tf:
+            return _from_batches(lambda n: tf.extractfile(f"cifar-10-batches-py/{n}").read(), split), \
+                "official-python"
+    return None
+
+
+def _zip_members(zf: zipfile.ZipFile, split: str) -> list[tuple[str, int]]:
+    members = []
+    for name in zf.namelist():
+        parts = name.split("/")
+        if len(parts) == 3 and parts[0] == split and parts[2].endswith(".jpg"):
+            if parts[1] not in CLASSES:
+                raise ValueError(f"{zf.filename}: unknown class folder {parts[1]!r} in member {name}")
+            members.append((name, CLASSES.index(parts[1])))
+    if not members:
+        raise ValueError(f"{zf.filename} has no {split}/<class>/*.jpg members; is it the CIFAR-10 JPEG zip?")
+    return sorted(members, key=lambda m: (m[1], m[0]))
+
+
+def _decode(zf: zipfile.ZipFile, members) -> tuple[np.ndarray, np.ndarray]:
+    images = np.empty((len(members), 32, 32, 3), dtype=np.uint8)
+    for i, (name, _) in enumerate(members):
+        images[i] = np.asarray(Image.open(io.BytesIO(zf.read(name))).convert("RGB"))
+    return images, np.array([label for _, label in members], dtype=np.int64)
+
+
+def _subset_index(labels: np.ndarray, n_per_class: int, seed: int) -> np.ndarray:
+    if n_per_class < 1:
+        raise ValueError(f"n_per_class must be >= 1, got {n_per_class}")
+    rng = np.random.default_rng(seed)
+    picks = []
+    for c in range(len(CLASSES)):
+        idx = np.flatnonzero(labels == c)
+        if n_per_class > len(idx):
+            raise ValueError(f"n_per_class={n_per_class} exceeds the {len(idx)} images of class {CLASSES[c]}")
+        picks.append(np.sort(rng.choice(idx, size=n_per_class, replace=False)))
+    return np.concatenate(picks)
+
+
+def _download(split: str, cache: Path):
+    from torchvision.datasets import CIFAR10
+    ds = CIFAR10(str(cache / "cifar10"), train=(split == "train"), download=True)
+    return (np.asarray(ds.data, dtype=np.uint8), np.asarray(ds.targets, dtype=np.int64)), "official-download"
+
+
+def load_cifar10(split: str = "train", *, root=None, n_per_class: int | None = None, seed: int = 0,
+                 download: bool = False) -> Cifar:
+    """Load a CIFAR-10 split (or a seeded ``n_per_class`` subset) as uint8 arrays; see the module docs."""
+    _check_split(split)
+    base = data_root(root) / "cifar10"
+    cache = default_cache_dir()
+    found = _official(base, split)
+    if found is None and (base / "cifar10-jpg.zip").is_file():
+        zpath = base / "cifar10-jpg.zip"
+        npz = cache / f"cifar10-jpg-{split}-{zpath.stat().st_size}.npz"
+        if npz.is_file():
+            with np.load(npz) as f:
+                found = (f["images"], f["labels"]), "jpeg-zip"
+        else:
+            with zipfile.ZipFile(zpath) as zf:
+                members = _zip_members(zf, split)
+                if n_per_class is not None:  # decode only what is asked for; same picks as from the cache
+                    labels = np.array([m[1] for m in members])
+                    idx = _subset_index(labels, n_per_class, seed)
+                    x, y = _decode(zf, [members[i] for i in idx])
+                    return Cifar(x, y, "jpeg-zip")
+                x, y = _decode(zf, members)
+            tmp = npz.with_suffix(".tmp.npz")
+            np.savez(tmp, images=x, labels=y)
+            tmp.replace(npz)
+            found = (x, y), "jpeg-zip"
+    if found is None:
+        if not download:
+            raise not_found("cifar10/cifar-10-batches-py (or cifar10-jpg.zip)", data_root(root),
+                            "or call with download=True when online")
+        found = _download(split, cache)
+    (x, y), source = found
+    if n_per_class is not None:
+        idx = _subset_index(y, n_per_class, seed)
+        x, y = x[idx], y[idx]
+    return Cifar(x, y, source)

@@ -1,0 +1,77 @@
+"""NAS-Bench-201 ground-truth tables, joined on one canonical architecture string column ``arch``.
+
+- :func:`load_nb201_200` -- ``nasbench201/nats_bench.csv``: 200-epoch test accuracy on CIFAR-10,
+  CIFAR-100 and ImageNet16-120 for all 15,625 cells; row number = NB201 index.
+- :func:`load_nb201_12` -- ``nasbench201/mini_nasbench201_12epoch.csv``: the 12-epoch schedule.
+- :func:`load_naslib_zc` -- ``nasbench201/naslib_zc_nasbench201_subset.json``: 491 cells with NASLib's
+  precomputed zero-cost proxies and 200-epoch validation accuracy (failed cells carry sentinel values such
+  as -1e8; they are kept and flagged in ``naslib_failed``).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from detdesign.arch.nb201_cell import format_nb201, from_naslib_key, parse_nb201
+from detdesign.data.root import find
+
+NASLIB_DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
+
+
+def canonical(arch: str) -> str:
+    """The canonical form of a cell string (parsed and printed back)."""
+    return format_nb201(parse_nb201(arch))
+
+
+def load_nb201_200(root=None) -> pd.DataFrame:
+    """``index, arch, c10_test, c100_test, in16_test`` (200 epochs, mean over seeds)."""
+    raw = pd.read_csv(find("nasbench201/nats_bench.csv", root))
+    df = pd.DataFrame({
+        "index": np.arange(len(raw)),
+        "arch": [canonical(a) for a in raw["ArchitectureString"]],
+        "c10_test": raw["CIFAR10TestAccuracy200Epochs"],
+        "c100_test": raw["CIFAR100TestAccuracy200Epochs"],
+        "in16_test": raw["ImageNetTestAccuracy200Epochs"],
+    })
+    if df["arch"].duplicated().any():
+        raise ValueError("nats_bench.csv holds duplicate architecture strings; is the file corrupt?")
+    return df
+
+
+def load_nb201_12(root=None) -> pd.DataFrame:
+    """``index, arch`` and the 12-epoch accuracies (``c10_test_12``, ``c10_val_12``, ...)."""
+    raw = pd.read_csv(find("nasbench201/mini_nasbench201_12epoch.csv", root))
+    out = pd.DataFrame({"index": raw["arch"].astype(int), "arch": [canonical(a) for a in raw["cellstr"]]})
+    names = {"cifar10": "c10", "cifar100": "c100", "imagenet": "in16"}
+    for src, dst in names.items():
+        for part in ("test", "val"):
+            out[f"{dst}_{part}_12"] = raw[f"{src}-{part}"]
+    return out
+
+
+def load_naslib_zc(dataset: str = "cifar10", root=None) -> pd.DataFrame:
+    """One row per NASLib cell: ``arch``, ``val_accuracy``, each proxy, and ``naslib_failed``."""
+    if dataset not in NASLIB_DATASETS:
+        raise ValueError(f"unknown NASLib dataset {dataset!r}; valid: {NASLIB_DATASETS}")
+    data = json.loads(find("nasbench201/naslib_zc_nasbench201_subset.json", root).read_text())
+    table = data["nasbench201"][dataset]
+    rows = []
+    for key, vals in table.items():
+        flat = {k: (v["score"] if isinstance(v, dict) else v) for k, v in vals.items()}
+        rows.append({"arch": format_nb201(from_naslib_key(key)), **flat})
+    df = pd.DataFrame(rows)
+    numeric = df.drop(columns=["arch"]).select_dtypes("number")
+    df["naslib_failed"] = (numeric <= -1e7).any(axis=1)
+    return df
+
+
+def load_nb201(root=None) -> pd.DataFrame:
+    """The 200-epoch and 12-epoch tables joined on ``arch`` (exact: 15,625 rows, same indices)."""
+    a, b = load_nb201_200(root), load_nb201_12(root)
+    df = a.merge(b, on="arch", suffixes=("", "_12"), validate="one_to_one")
+    if len(df) != len(a) or not (df["index"] == df["index_12"]).all():
+        raise ValueError("the 200-epoch and 12-epoch NB201 tables do not join one-to-one on arch")
+    return df.drop(columns=["index_12"])

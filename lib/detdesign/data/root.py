@@ -1,0 +1,57 @@
+"""The data root: where datasets are looked up, and where decoded copies are cached.
+
+Resolution order for the data root: the ``root`` argument > ``$DETDESIGN_DATA`` > ``../shared/datasets``
+beside the repository (the verified offline copies of this project's machines) > ``~/.cache/detdesign``.
+Decoded arrays (e.g. CIFAR-10 as uint8) are cached under ``$DETDESIGN_CACHE`` or ``~/.cache/detdesign``,
+because the data root may be read-only.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from detdesign.outputs import repo_root
+
+DATA_ENV = "DETDESIGN_DATA"
+CACHE_ENV = "DETDESIGN_CACHE"
+
+
+class DataNotFoundError(FileNotFoundError):
+    """A dataset file is not under the data root and could not be downloaded."""
+
+
+def default_cache_dir() -> Path:
+    """``$DETDESIGN_CACHE`` or ``~/.cache/detdesign`` (created)."""
+    path = Path(os.environ.get(CACHE_ENV, Path.home() / ".cache" / "detdesign")).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def data_root(root: str | os.PathLike | None = None) -> Path:
+    """Resolve the data root (see the module docstring for the order)."""
+    if root is not None:
+        return Path(root).expanduser().resolve()
+    env = os.environ.get(DATA_ENV)
+    if env:
+        return Path(env).expanduser().resolve()
+    shared = repo_root().parent / "shared" / "datasets"
+    if shared.is_dir():
+        return shared.resolve()
+    return (Path.home() / ".cache" / "detdesign").resolve()
+
+
+def not_found(relpath: str, root: Path, hint: str = "") -> DataNotFoundError:
+    """The one-line error for a missing file: what, where, and how to point us at it."""
+    msg = (f"{relpath} not found under data root {root}; set {DATA_ENV}=/path/to/datasets "
+           f"or pass root=...")
+    return DataNotFoundError(msg + (f" ({hint})" if hint else ""))
+
+
+def find(relpath: str, root: str | os.PathLike | None = None) -> Path:
+    """Return ``<data root>/<relpath>`` or raise :class:`DataNotFoundError` naming what was searched."""
+    base = data_root(root)
+    path = base / relpath
+    if not path.exists():
+        raise not_found(relpath, base)
+    return path

@@ -1,0 +1,105 @@
+"""Run profiles: one frozen dataclass holds every size a notebook uses.
+
+``smoke`` runs in seconds (tests, nbval), ``quick`` is what a person gets by default (about a minute per
+notebook), ``full`` produces the published figures. Notebooks call :func:`profile` once in their
+parameters cell and read every size from the result, so a profile is changed in exactly one place.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+ENV_VAR = "DETDESIGN_PROFILE"
+DEFAULT_PROFILE = "quick"
+
+
+@dataclass(frozen=True)
+class TourSizes:
+    """Sizes of ``00_tour``: how many images to show and how long to time the toy network."""
+
+    cifar_per_class: int
+    bccd_images: int
+    latency_runs: int
+
+
+@dataclass(frozen=True)
+class BNRescalingSizes:
+    """Sizes of ``01_bn_rescaling`` (Zen-NAS section 3)."""
+
+    overflow_depths: tuple[int, ...]  # depths of the plain no-BN net for the overflow sweep
+    overflow_widths: tuple[int, ...]
+    grid_depths: tuple[int, ...]  # depth x width grid for the BN / no-BN / Zen comparison
+    grid_widths: tuple[int, ...]
+    repeats: int  # Gaussian draws averaged per score
+    batch_size: int
+    resolution: int
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Everything that differs between ``smoke``, ``quick`` and ``full``.
+
+    ``assert_claims`` says whether the profile is large enough for a notebook to assert the paper's claim
+    (smoke and quick only report it).
+    """
+
+    name: str
+    assert_claims: bool
+    tour: TourSizes
+    bn_rescaling: BNRescalingSizes
+
+
+_PROFILES = {
+    "smoke": Profile(
+        name="smoke",
+        assert_claims=False,
+        tour=TourSizes(cifar_per_class=2, bccd_images=2, latency_runs=3),
+        bn_rescaling=BNRescalingSizes(
+            overflow_depths=(2, 8, 32), overflow_widths=(8,),
+            grid_depths=(2, 4), grid_widths=(8, 16), repeats=2, batch_size=4, resolution=16,
+        ),
+    ),
+    "quick": Profile(
+        name="quick",
+        assert_claims=False,
+        tour=TourSizes(cifar_per_class=4, bccd_images=4, latency_runs=20),
+        bn_rescaling=BNRescalingSizes(
+            overflow_depths=(2, 5, 10, 15, 20, 25, 30, 40, 50, 60), overflow_widths=(16, 32, 64),
+            grid_depths=(2, 4, 6, 8), grid_widths=(8, 16, 32, 64), repeats=4, batch_size=16, resolution=32,
+        ),
+    ),
+    "full": Profile(
+        name="full",
+        assert_claims=True,
+        tour=TourSizes(cifar_per_class=8, bccd_images=6, latency_runs=50),
+        bn_rescaling=BNRescalingSizes(
+            overflow_depths=(2, 5, 10, 15, 20, 25, 30, 35, 40, 50, 60, 80, 100),
+            overflow_widths=(16, 32, 64, 128),
+            grid_depths=(2, 3, 4, 6, 8, 10, 12), grid_widths=(8, 16, 24, 32, 48, 64, 96),
+            repeats=16, batch_size=32, resolution=32,
+        ),
+    ),
+}
+
+
+def profile_names() -> tuple[str, ...]:
+    """The valid profile names, smallest first."""
+    return tuple(_PROFILES)
+
+
+def profile(name: str | None = None) -> Profile:
+    """Return the :class:`Profile` called ``name``.
+
+    ``None`` reads the environment variable ``DETDESIGN_PROFILE`` and falls back to ``"quick"``.
+    An unknown name raises ``ValueError`` listing the valid ones.
+    """
+    if name is None:
+        name = os.environ.get(ENV_VAR, DEFAULT_PROFILE)
+    if not isinstance(name, str):
+        raise TypeError(f"profile name must be a string, got {type(name).__name__}")
+    key = name.strip().lower()
+    if key not in _PROFILES:
+        valid = ", ".join(repr(n) for n in _PROFILES)
+        raise ValueError(f"unknown profile {name!r}; valid profiles are {valid} (set {ENV_VAR} or pass one)")
+    return _PROFILES[key]
