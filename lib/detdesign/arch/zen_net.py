@@ -1,0 +1,125 @@
+"""``ZenNet``: an ``nn.Module`` built from a ZenNAS structure string, as the official Masternet builds it.
+
+``ZenNet(structure, num_classes)`` = the blocks of the structure, global average pooling and a linear
+classifier. ``forward_pre_gap(x)`` returns the last block's feature map (what Zen-Score reads) and
+``stage_features(x)`` the output of the last block at each new stride (what a detector neck reads).
+All BN layers use ``eps = 1e-3`` (official Masternet) and PyTorch's momentum 0.1.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from detdesign.arch.zen_format import ZenBlock, format_zen, parse_zen, validate_chain
+from detdesign.arch.zen_units import ConvSpec, UnitSpec, block_macs, block_params, expand, official_flops
+
+BN_EPS = 1e-3
+
+
+def _conv_layers(c: ConvSpec, no_bn: bool) -> list[nn.Module]:
+    layers: list[nn.Module] = [nn.Conv2d(c.cin, c.cout, c.k, c.stride, (c.k - 1) // 2, groups=c.groups,
+                                         bias=False)]
+    if not no_bn:
+        layers.append(nn.BatchNorm2d(c.cout, eps=BN_EPS))
+    if c.relu:
+        layers.append(nn.ReLU())
+    return layers
+
+
+class ZenUnit(nn.Module):
+    """One residual (or plain) unit: ``relu(main(x) + shortcut(x))``; see :mod:`zen_units`."""
+
+    def __init__(self, spec: UnitSpec, no_bn: bool = False):
+        super().__init__()
+        self.spec = spec
+        self.main = nn.Sequential(*[m for c in spec.convs for m in _conv_layers(c, no_bn)])
+        self.proj = None
+        if spec.residual == "proj":
+            self.proj = nn.Sequential(nn.Conv2d(spec.cin, spec.cout, 1, spec.stride, bias=True),
+                                      nn.BatchNorm2d(spec.cout, eps=BN_EPS))
+        self.act = nn.ReLU() if spec.post_relu else nn.Identity()
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.main(x)  # [B, cout, H/stride, W/stride]
+        if self.proj is not None:
+            y = y + self.proj(x)
+        elif self.spec.residual == "identity":
+            y = y + x
+        return self.act(y)
+
+
+def _as_blocks(structure) -> list[ZenBlock]:
+    if isinstance(structure, str):
+        return parse_zen(structure)
+    blocks = list(structure)
+    if any(not isinstance(b, ZenBlock) for b in blocks):
+        raise TypeError("structure must be a ZenNAS string or a list of ZenBlock")
+    validate_chain(blocks)
+    return blocks
+
+
+class ZenNet(nn.Module):
+    """A network from a ZenNAS structure string (or parsed blocks).
+
+    Args:
+        structure: e.g. ``"SuperConvK3BNRELU(3,8,1,1)SuperResK3K3(8,16,2,8,1)SuperConvK1BNRELU(16,32,1,1)"``.
+        num_classes: outputs of the linear classifier.
+        no_reslink: drop residual shortcuts (what the official search scores).
+        no_bn: drop BN from the main path (for the Phi-score without BN).
+    """
+
+    def __init__(self, structure, num_classes: int = 1000, no_reslink: bool = False, no_bn: bool = False):
+        super().__init__()
+        if not isinstance(num_classes, int) or num_classes < 1:
+            raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+        self.blocks_spec = _as_blocks(structure)
+        self.structure = format_zen(self.blocks_spec)
+        self.no_reslink, self.no_bn, self.num_classes = no_reslink, no_bn, num_classes
+        self.blocks = nn.ModuleList(
+            nn.Sequential(*[ZenUnit(u, no_bn) for u in expand(b, no_reslink)]) for b in self.blocks_spec)
+        self.out_channels = self.blocks_spec[-1].out_channels
+        self.fc = nn.Linear(self.out_channels, num_classes)
+
+    def forward_pre_gap(self, x: Tensor) -> Tensor:
+        """[B, 3, R, R] -> [B, C_last, R/s, R/s], the last block's output before pooling."""
+        for block in self.blocks:
+            x = block(x)
+        return x
+
+    def forward(self, x: Tensor) -> Tensor:
+        f = self.forward_pre_gap(x)  # [B, C, h, w]
+        return self.fc(f.mean(dim=(2, 3)))  # [B, num_classes]
+
+    def stage_features(self, x: Tensor) -> list[Tensor]:
+        """Feature maps at each stride: a stage ends at the last block before each strided block."""
+        feats = []
+        for i, (block, spec) in enumerate(zip(self.blocks, self.blocks_spec)):
+            if spec.stride > 1 and i > 0:
+                feats.append(x)
+            x = block(x)
+        feats.append(x)
+        return feats
+
+    def analytic_params(self) -> int:
+        """Parameters from the block formulas (equals ``detdesign.measure.count_params(self)``)."""
+        body = sum(block_params(b, self.no_reslink, self.no_bn) for b in self.blocks_spec)
+        return body + self.out_channels * self.num_classes + self.num_classes
+
+    def analytic_macs(self, resolution: int) -> int:
+        """Conv + classifier MACs at a square input (equals ``count_flops(...).macs``)."""
+        macs, res = 0, resolution
+        for b in self.blocks_spec:
+            m, res = block_macs(b, res, self.no_reslink)
+            macs += m
+        return macs + self.out_channels * self.num_classes
+
+    def official_flops(self, resolution: int) -> float:
+        """The official ``get_FLOPs`` (with residual links; BN counted; see ``zen_units.official_flops``)."""
+        flops, res = 0.0, resolution
+        for b in self.blocks_spec:
+            f, res = official_flops(b, res)
+            flops += f
+        return flops + self.out_channels * self.num_classes
+
+    def extra_repr(self) -> str:
+        return f"structure={self.structure!r}, no_reslink={self.no_reslink}, no_bn={self.no_bn}"
