@@ -48,7 +48,7 @@ def record(notebook: str, claims: list[Claim], profile: str) -> pd.DataFrame:
         raise ValueError(f"{notebook}: record() needs at least one Claim")
     if any(not isinstance(c, Claim) for c in claims):
         raise TypeError("record() takes a list of detdesign.claims.Claim")
-    name = outputs(profile).name
+    name = outputs(profile).profile
     df = pd.DataFrame([{"notebook": notebook, "profile": name, **asdict(c)} for c in claims],
                       columns=list(COLUMNS))
     folder = outputs(profile).claims

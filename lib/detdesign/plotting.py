@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import matplotlib.patches
 import matplotlib.pyplot as plt
 import seaborn as sns
 
@@ -42,3 +43,49 @@ def savefig(fig: plt.Figure, name: str, profile: str) -> Path:
     fig.savefig(png, metadata={"Software": None})
     fig.savefig(folder / f"{name}.svg", metadata={"Date": None, "Creator": None})
     return png
+
+
+def image_grid(images, labels, class_names, ncols: int = 10, title: str | None = None) -> plt.Figure:
+    """A grid of uint8 HWC images with their class names as titles."""
+    n = len(images)
+    if n == 0:
+        raise ValueError("image_grid needs at least one image")
+    nrows = (n + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, 1.45 * nrows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, img, lab in zip(axes.flat, images, labels):
+        ax.imshow(img)
+        ax.set_title(class_names[int(lab)], fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def detection_grid(samples, class_names, ncols: int = 3, title: str | None = None, pred=None) -> plt.Figure:
+    """Images (uint8 CHW tensors) with their boxes drawn by ``torchvision.utils.draw_bounding_boxes``.
+
+    ``samples`` is a list of ``(image, target)`` pairs as a detection dataset returns them; ``pred``
+    (optional) a list of prediction dicts drawn in white over the ground truth.
+    """
+    from torchvision.utils import draw_bounding_boxes
+
+    colors = sns.color_palette(PALETTE, len(class_names))
+    hexes = ["#%02x%02x%02x" % tuple(int(255 * c) for c in col) for col in colors]
+    n = len(samples)
+    nrows = (n + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.4 * nrows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for i, (ax, (img, tgt)) in enumerate(zip(axes.flat, samples)):
+        labels = [int(v) for v in tgt["labels"]]
+        drawn = draw_bounding_boxes(img, tgt["boxes"], colors=[hexes[v] for v in labels], width=3)
+        if pred is not None:
+            drawn = draw_bounding_boxes(drawn, pred[i]["boxes"], colors="white", width=1)
+        ax.imshow(drawn.permute(1, 2, 0).numpy())
+        ax.set_title(f"image {tgt['image_id']}: {len(labels)} boxes", fontsize=9)
+    handles = [matplotlib.patches.Patch(color=colors[k], label=name) for k, name in enumerate(class_names)]
+    fig.legend(handles=handles, loc="lower center", ncol=len(class_names), frameon=False)
+    if title:
+        fig.suptitle(title)
+    return fig

@@ -19,6 +19,7 @@ class TourSizes:
     """Sizes of ``00_tour``: how many images to show and how long to time the toy network."""
 
     cifar_per_class: int
+    mean_per_class: int  # train images per class for the channel-mean check (5000 = all of them)
     bccd_images: int
     latency_runs: int
 
@@ -29,6 +30,8 @@ class BNRescalingSizes:
 
     overflow_depths: tuple[int, ...]  # depths of the plain no-BN net for the overflow sweep
     overflow_widths: tuple[int, ...]
+    overflow_resolution: int  # the overflow depth hardly depends on resolution: keep the sweep cheap
+    overflow_batch: int
     grid_depths: tuple[int, ...]  # depth x width grid for the BN / no-BN / Zen comparison
     grid_widths: tuple[int, ...]
     repeats: int  # Gaussian draws averaged per score
@@ -54,28 +57,29 @@ _PROFILES = {
     "smoke": Profile(
         name="smoke",
         assert_claims=False,
-        tour=TourSizes(cifar_per_class=2, bccd_images=2, latency_runs=3),
+        tour=TourSizes(cifar_per_class=2, mean_per_class=20, bccd_images=2, latency_runs=3),
         bn_rescaling=BNRescalingSizes(
-            overflow_depths=(2, 8, 32), overflow_widths=(8,),
+            overflow_depths=(2, 8, 48), overflow_widths=(16,), overflow_resolution=8, overflow_batch=2,
             grid_depths=(2, 4), grid_widths=(8, 16), repeats=2, batch_size=4, resolution=16,
         ),
     ),
     "quick": Profile(
         name="quick",
         assert_claims=False,
-        tour=TourSizes(cifar_per_class=4, bccd_images=4, latency_runs=20),
+        tour=TourSizes(cifar_per_class=4, mean_per_class=500, bccd_images=4, latency_runs=20),
         bn_rescaling=BNRescalingSizes(
-            overflow_depths=(2, 5, 10, 15, 20, 25, 30, 40, 50, 60), overflow_widths=(16, 32, 64),
+            overflow_depths=(2, 10, 20, 25, 30, 35, 40, 45, 50, 60), overflow_widths=(16, 32, 64),
+            overflow_resolution=16, overflow_batch=4,
             grid_depths=(2, 4, 6, 8), grid_widths=(8, 16, 32, 64), repeats=4, batch_size=16, resolution=32,
         ),
     ),
     "full": Profile(
         name="full",
         assert_claims=True,
-        tour=TourSizes(cifar_per_class=8, bccd_images=6, latency_runs=50),
+        tour=TourSizes(cifar_per_class=8, mean_per_class=5000, bccd_images=6, latency_runs=50),
         bn_rescaling=BNRescalingSizes(
-            overflow_depths=(2, 5, 10, 15, 20, 25, 30, 35, 40, 50, 60, 80, 100),
-            overflow_widths=(16, 32, 64, 128),
+            overflow_depths=tuple(range(2, 81, 2)), overflow_widths=(16, 32, 64, 128),
+            overflow_resolution=16, overflow_batch=8,
             grid_depths=(2, 3, 4, 6, 8, 10, 12), grid_widths=(8, 16, 24, 32, 48, 64, 96),
             repeats=16, batch_size=32, resolution=32,
         ),

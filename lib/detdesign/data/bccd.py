@@ -190,3 +190,14 @@ def download_bccd(root=None) -> Path:
                 with zf.open(name) as src, open(out, "wb") as dst:
                     shutil.copyfileobj(src, dst)
     return target
+
+
+def box_stats(records: list[Record]):
+    """Per class: number of boxes and median box width/height in pixels (a pandas DataFrame)."""
+    import pandas as pd
+
+    rows = [{"class": CLASSES[int(lab)], "w": float(b[2] - b[0]), "h": float(b[3] - b[1])}
+            for rec in records for b, lab in zip(rec.boxes, rec.labels)]
+    df = pd.DataFrame(rows, columns=["class", "w", "h"])
+    return (df.groupby("class").agg(boxes=("w", "size"), median_w=("w", "median"), median_h=("h", "median"))
+            .reindex(list(CLASSES)).reset_index())

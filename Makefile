@@ -1,0 +1,54 @@
+# detdesign: the two set-up commands are `make reproduce` and `make test` (both create .venv on first use).
+PYTHON  ?= python3
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+PROFILE ?= quick
+PORT    ?= 8888
+STAMP   := $(VENV)/.installed-stamp
+
+.PHONY: help install reproduce test unit nbval claims lab lint bench clean
+
+help:
+	@echo "make reproduce [PROFILE=smoke|quick|full]  run every notebook with papermill (full updates the published results)"
+	@echo "make test                                   unit tests + nbval of every notebook (smoke profile)"
+	@echo "make claims                                 render data/claims/*.csv into the README claims table"
+	@echo "make lab                                    JupyterLab on http://127.0.0.1:$(PORT)"
+	@echo "make bench                                  speed benchmarks under benchmarks/"
+
+# torch/torchvision are pinned in pyproject.toml (the one source of versions); see the comment there.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+reproduce: $(STAMP)
+	$(PY) scripts/run_notebooks.py --profile $(PROFILE)
+	$(MAKE) --no-print-directory claims
+
+claims: $(STAMP)
+	$(PY) scripts/render_claims.py
+
+test: $(STAMP)
+	DETDESIGN_PROFILE=smoke DETDESIGN_PROGRESS=0 MPLBACKEND=Agg $(PY) -m pytest tests notebooks \
+	  --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+
+unit: $(STAMP)
+	MPLBACKEND=Agg $(PY) -m pytest tests
+
+nbval: $(STAMP)
+	DETDESIGN_PROFILE=smoke DETDESIGN_PROGRESS=0 MPLBACKEND=Agg $(PY) -m pytest notebooks --nbval-lax --nbval-current-env \
+	  --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=$(PORT) --notebook-dir=notebooks
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check lib tests scripts benchmarks
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_zen.py
+
+clean:
+	rm -rf runs .pytest_cache

@@ -1,0 +1,50 @@
+"""Notebook ``00_tour``: the data, a tiny network measured, and two data facts checked against the papers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from detdesign.arch import ZenNet
+from detdesign.measure import count_flops, count_params, measure_latency
+
+TINY = ("SuperConvK3BNRELU(3,16,1,1)SuperResK3K3(16,32,2,16,1)SuperResK3K3(32,64,2,32,1)"
+        "SuperConvK1BNRELU(64,128,1,1)")
+OFFICIAL_CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
+NB201_BEST_C10 = 94.37  # NAS-Bench-201 paper (Dong & Yang, ICLR 2020): optimum CIFAR-10 test accuracy
+
+
+def channel_means(images: np.ndarray) -> tuple[float, float, float]:
+    """Per-channel mean of uint8 HWC images, in [0, 1]."""
+    return tuple(float(v) for v in images.reshape(-1, 3).mean(axis=0) / 255.0)
+
+
+def measure_tiny(runs: int, resolution: int = 32) -> pd.DataFrame:
+    """Parameters, MACs (analytic and from torch's flop counter) and CPU latency of :data:`TINY`."""
+    net = ZenNet(TINY, num_classes=10)
+    flops = count_flops(net, (1, 3, resolution, resolution))
+    lat = measure_latency(net, (1, 3, resolution, resolution), runs=runs, warmup=3)
+    return pd.DataFrame([
+        {"quantity": "parameters", "value": count_params(net)},
+        {"quantity": "parameters (analytic)", "value": net.analytic_params()},
+        {"quantity": "MACs (flop counter)", "value": flops.macs},
+        {"quantity": "MACs (analytic)", "value": net.analytic_macs(resolution)},
+        {"quantity": "FLOPs (= 2 x MACs)", "value": flops.flops},
+        {"quantity": "latency, batch 1 (ms)", "value": round(lat.median_ms, 3)},
+    ], dtype=object)
+
+
+def claims(nb201: pd.DataFrame, means: tuple[float, float, float], n_images: int):
+    """Two data facts: the NB201 optimum on CIFAR-10 and the CIFAR-10 channel means of our JPEG copy."""
+    from detdesign.claims import Claim
+
+    best = nb201.loc[nb201["c10_test"].idxmax()]
+    diff = max(abs(a - b) for a, b in zip(means, OFFICIAL_CIFAR_MEAN))
+    return [
+        Claim("00-nb201-best", "NAS-Bench-201", f"best CIFAR-10 test accuracy {NB201_BEST_C10}%",
+              f"{best['c10_test']:.3f}% at index {int(best['index'])}",
+              "yes" if abs(best["c10_test"] - NB201_BEST_C10) < 0.01 else "no", "nats_bench.csv, 200 epochs"),
+        Claim("00-cifar-mean", "CIFAR-10", "per-channel means 0.4914/0.4822/0.4465",
+              "/".join(f"{m:.4f}" for m in means) + f" over {n_images} train images",
+              "yes" if diff < 0.002 else "partly", "re-encoded JPEG copy, not the official pickles"),
+    ]

@@ -1,0 +1,68 @@
+"""Run every notebook in notebooks/ in order with papermill (`make reproduce [PROFILE=...]`).
+
+The profile reaches each kernel through the DETDESIGN_PROFILE environment variable (not an injected
+parameters cell), so the committed notebooks stay clean. PROFILE=full executes the notebooks in place
+(the published versions); every other profile writes executed copies under runs/<profile>/notebooks/.
+Wall times go to runs/<profile>/timings.csv.
+"""
+
+import argparse
+import csv
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+
+from detdesign.profiles import profile_names
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def clean(path: Path) -> None:
+    """Drop papermill's timestamps and durations so that reruns diff only where results changed."""
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata.pop("papermill", None)
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    for cell in nb.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+    nbformat.write(nb, path)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--profile", default="quick", choices=profile_names())
+    ap.add_argument("--only", default="", help="run only notebooks whose name starts with this prefix")
+    args = ap.parse_args()
+    notebooks = sorted(p for p in (ROOT / "notebooks").glob("[0-9]*.ipynb") if p.name.startswith(args.only))
+    if not notebooks:
+        print(f"no notebook matches {args.only!r}", file=sys.stderr)
+        return 2
+    os.environ.update(DETDESIGN_PROFILE=args.profile, DETDESIGN_PROGRESS="0", MPLBACKEND="Agg")
+    out_dir = ROOT / "notebooks" if args.profile == "full" else ROOT / "runs" / args.profile / "notebooks"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    times = []
+    for nb in notebooks:
+        out = out_dir / nb.name
+        t0 = time.perf_counter()
+        print(f"[{args.profile}] {nb.name} ...", flush=True)
+        pm.execute_notebook(str(nb), str(out), kernel_name="python3", cwd=str(ROOT / "notebooks"),
+                            progress_bar=False)
+        clean(out)
+        times.append((nb.name, time.perf_counter() - t0))
+        print(f"[{args.profile}] {nb.name} done in {times[-1][1]:.1f} s", flush=True)
+    total = sum(t for _, t in times)
+    timing_file = ROOT / "runs" / args.profile / "timings.csv"
+    timing_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(timing_file, "w", newline="") as fh:
+        csv.writer(fh).writerows([("notebook", "seconds"), *[(n, f"{t:.1f}") for n, t in times],
+                                  ("total", f"{total:.1f}")])
+    print(f"[{args.profile}] all notebooks: {total:.1f} s (see {timing_file})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
