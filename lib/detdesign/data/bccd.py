@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from torchvision import tv_tensors
 from torchvision.datasets import VOCDetection
-from torchvision.io import ImageReadMode, decode_image
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
@@ -116,7 +116,8 @@ class BCCD(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int):
         rec = self.records[i]
-        image = tv_tensors.Image(decode_image(str(rec.path), mode=ImageReadMode.RGB))
+        with Image.open(rec.path) as pil:
+            image = tv_tensors.Image(F.pil_to_tensor(pil.convert("RGB")))
         target = {"boxes": tv_tensors.BoundingBoxes(torch.from_numpy(rec.boxes), format="XYXY",
                                                      canvas_size=(rec.height, rec.width)),
                   "labels": torch.from_numpy(rec.labels), "image_id": rec.image_id}

@@ -1,0 +1,66 @@
+import json
+import os
+
+import pytest
+
+from detdesign.outputs import outputs, repo_root
+from detdesign.results import ResultCache
+
+
+def test_full_profile_writes_committed_folders_others_under_runs(isolated_outputs):
+    assert repo_root() == isolated_outputs
+    full, quick = outputs("full"), outputs("quick")
+    assert full.figures == isolated_outputs / "figures" and full.claims == isolated_outputs / "data" / "claims"
+    assert quick.figures == isolated_outputs / "runs" / "quick" / "figures"
+    with pytest.raises(ValueError):
+        outputs("nope")
+
+
+def test_cache_roundtrip_and_resume(tmp_path):
+    path = tmp_path / "c" / "rows.json"
+    cache = ResultCache(path)
+    calls = []
+    row = cache.get_or_compute("a", lambda: calls.append(1) or {"x": 1.5, "bad": float("inf")})
+    assert row == {"x": 1.5, "bad": float("inf")}
+    again = ResultCache(path)  # a rerun reads what was written
+    assert "a" in again and len(again) == 1
+    assert again.get_or_compute("a", lambda: calls.append(1) or {"x": 0}) == row
+    assert calls == [1]
+    assert list(again.to_frame().columns) == ["bad", "x"]
+
+
+def test_interrupted_write_leaves_old_file_intact(tmp_path, monkeypatch):
+    path = tmp_path / "rows.json"
+    cache = ResultCache(path)
+    cache.put("a", {"v": 1})
+    before = path.read_text()
+
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt("killed during write")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(KeyboardInterrupt):
+        cache.put("b", {"v": 2})
+    monkeypatch.undo()
+    assert path.read_text() == before
+    assert not list(tmp_path.glob(".rows.json.*.tmp")), "the temp file must be removed"
+    # a stale half-written temp file from a killed process is ignored and cleaned
+    (tmp_path / ".rows.json.abc.tmp").write_text('{"a": {"v": 9')
+    reopened = ResultCache(path)
+    assert reopened.get("a") == {"v": 1} and "b" not in reopened
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_corrupt_cache_and_bad_rows(tmp_path):
+    path = tmp_path / "rows.json"
+    path.write_text("{not json")
+    with pytest.raises(ValueError, match="delete it"):
+        ResultCache(path)
+    path.write_text(json.dumps([1, 2]))
+    with pytest.raises(ValueError, match="JSON object"):
+        ResultCache(path)
+    cache = ResultCache(tmp_path / "ok.json")
+    with pytest.raises(TypeError):
+        cache.put("k", [1, 2])
+    with pytest.raises(ValueError):
+        cache.put("", {"a": 1})
