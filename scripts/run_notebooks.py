@@ -41,7 +41,8 @@ def main() -> int:
     if not notebooks:
         print(f"no notebook matches {args.only!r}", file=sys.stderr)
         return 2
-    os.environ.update(DETDESIGN_PROFILE=args.profile, DETDESIGN_PROGRESS="0", MPLBACKEND="Agg")
+    os.environ.update(DETDESIGN_PROFILE=args.profile, DETDESIGN_PROGRESS="0")
+    os.environ.pop("MPLBACKEND", None)  # the kernel must use the inline backend so figures are stored
     out_dir = ROOT / "notebooks" if args.profile == "full" else ROOT / "runs" / args.profile / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)
     times = []

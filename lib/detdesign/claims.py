@@ -56,6 +56,7 @@ def record(notebook: str, claims: list[Claim], profile: str) -> pd.DataFrame:
     fd, tmp = tempfile.mkstemp(prefix=f".{notebook}.", suffix=".tmp", dir=folder)
     with os.fdopen(fd, "w") as fh:
         df.to_csv(fh, index=False)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, folder / f"{notebook}.csv")
     return df
 

@@ -99,6 +99,7 @@ class ResultCache:
                 json.dump(self._rows, fh, indent=1, sort_keys=True)
                 fh.flush()
                 os.fsync(fh.fileno())
+            os.chmod(tmp, 0o644)  # mkstemp creates 0600; the cache is an ordinary data file
             os.replace(tmp, self.path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
