@@ -40,6 +40,18 @@ class BNRescalingSizes:
 
 
 @dataclass(frozen=True)
+class ProxySizes:
+    """Sizes of ``02_proxy_vs_accuracy`` (zero-cost proxies on NAS-Bench-201)."""
+
+    n_cells: int  # stratified sample of the 15,625 cells (prefix-stable: larger runs extend the cache)
+    naslib_cells: int  # NASLib-subset cells added for the cross-check with NASLib's own proxy values
+    batch_size: int  # one real CIFAR-10 batch, as in the literature
+    data_seed: int
+    bootstrap: int  # bootstrap resamples for the confidence intervals
+    cost_cells: int  # cells on which forward / forward+backward time is measured for the cost table
+
+
+@dataclass(frozen=True)
 class Profile:
     """Everything that differs between ``smoke``, ``quick`` and ``full``.
 
@@ -51,6 +63,7 @@ class Profile:
     assert_claims: bool
     tour: TourSizes
     bn_rescaling: BNRescalingSizes
+    proxies: ProxySizes
 
 
 _PROFILES = {
@@ -62,6 +75,8 @@ _PROFILES = {
             overflow_depths=(2, 8, 48), overflow_widths=(16,), overflow_resolution=8, overflow_batch=2,
             grid_depths=(2, 4), grid_widths=(8, 16), repeats=2, batch_size=4, resolution=16,
         ),
+        proxies=ProxySizes(n_cells=10, naslib_cells=3, batch_size=64, data_seed=42, bootstrap=50,
+                           cost_cells=2),
     ),
     "quick": Profile(
         name="quick",
@@ -72,6 +87,8 @@ _PROFILES = {
             overflow_resolution=16, overflow_batch=4,
             grid_depths=(2, 4, 6, 8), grid_widths=(8, 16, 32, 64), repeats=4, batch_size=16, resolution=32,
         ),
+        proxies=ProxySizes(n_cells=80, naslib_cells=10, batch_size=64, data_seed=42, bootstrap=200,
+                           cost_cells=5),
     ),
     "full": Profile(
         name="full",
@@ -83,6 +100,8 @@ _PROFILES = {
             grid_depths=(2, 3, 4, 6, 8, 10, 12), grid_widths=(8, 16, 24, 32, 48, 64, 96),
             repeats=16, batch_size=32, resolution=32,
         ),
+        proxies=ProxySizes(n_cells=1000, naslib_cells=200, batch_size=64, data_seed=42, bootstrap=1000,
+                           cost_cells=20),
     ),
 }
 

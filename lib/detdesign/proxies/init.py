@@ -34,3 +34,59 @@ def pre_gap(net: nn.Module):
         raise TypeError(f"{type(net).__name__} has no forward_pre_gap(x); Zen-Score and Phi need the last "
                         "feature map before global pooling (see detdesign.arch.ZenNet)")
     return fn
+
+
+INITS = ("default", "gaussian", "keep")
+
+
+@torch.no_grad()
+def initialise(net: nn.Module, generator: torch.Generator, init: str) -> None:
+    """Re-initialise ``net`` for one repeat.
+
+    ``default``: every module's own ``reset_parameters`` (PyTorch's Kaiming-uniform), seeded from
+    ``generator`` -- what the zero-cost-proxy literature scores; ``gaussian``: Zen-NAS N(0,1)
+    (:func:`gaussian_init`); ``keep``: the weights as passed (e.g. a trained network).
+    """
+    if init not in INITS:
+        raise ValueError(f"init must be one of {INITS}, got {init!r}")
+    if init == "gaussian":
+        gaussian_init(net, generator)
+    elif init == "default":
+        seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            for m in net.modules():
+                if hasattr(m, "reset_parameters"):
+                    m.reset_parameters()
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.reset_running_stats()
+
+
+def num_outputs(net: nn.Module, resolution: int) -> int:
+    """Width of the network's output (number of classes), from one tiny eval-mode forward pass."""
+    mode = net.training
+    net.eval()
+    with torch.no_grad():
+        out = net(torch.zeros(1, 3, resolution, resolution))
+    net.train(mode)
+    return int(out.shape[-1])
+
+
+def batch(net: nn.Module, data, resolution: int, batch_size: int, generator: torch.Generator):
+    """The batch a data-dependent proxy scores: ``data=(x, y)`` as given, else Gaussian inputs with
+    uniformly random labels drawn from ``generator`` (the Zen-NAS convention for data-free use)."""
+    if data is not None:
+        if not (isinstance(data, (tuple, list)) and len(data) == 2):
+            raise TypeError("data must be a pair (x, y) of tensors: images [B,3,H,W] and labels [B]")
+        x, y = data
+        if x.ndim != 4 or y.ndim != 1 or len(x) != len(y):
+            raise ValueError(f"data must be x [B,3,H,W] and y [B]; got {tuple(x.shape)} and {tuple(y.shape)}")
+        return x.float(), y.long()
+    classes = num_outputs(net, resolution)
+    x = gaussian_input(batch_size, resolution, generator)
+    return x, torch.randint(0, classes, (batch_size,), generator=generator)
+
+
+def weight_layers(net: nn.Module) -> list[nn.Module]:
+    """The layers the pruning-based proxies score: every Conv2d and Linear."""
+    return [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]

@@ -1,0 +1,112 @@
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from detdesign.arch import ZenNet
+from detdesign.arch.nb201_net import NB201Net
+from detdesign.data import load_naslib_zc
+from detdesign.measure import count_params
+from detdesign.proxies import compute, list_proxies
+from detdesign.studies import proxy_accuracy as study
+from detdesign.studies.bn_rescaling import plain_structure
+
+ARCH = "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_3x3~1|none~2|"
+ALL = ("params", "flops", "grad_norm", "snip", "grasp", "fisher", "synflow", "jacob_cov", "naswot",
+       "te_nas", "zen", "phi")
+
+
+@pytest.fixture(scope="module")
+def batch():
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(8, 3, 16, 16, generator=g), torch.randint(0, 10, (8,), generator=g)
+
+
+def test_registry_is_complete():
+    assert set(ALL) <= set(list_proxies())
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_each_proxy_is_finite_deterministic_and_non_mutating(name, batch):
+    torch.set_num_threads(1)
+    net = NB201Net(ARCH, C=4, N=1).eval()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    kw = dict(resolution=16, batch_size=8, seed=5, data=batch)
+    a, b = compute(name, net, **kw), compute(name, net, **kw)
+    assert math.isfinite(a.value) and not a.overflow, a
+    assert a.value == b.value
+    assert not net.training
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+
+
+@pytest.mark.parametrize("name", ["params", "flops", "synflow", "naswot", "zen", "snip"])
+def test_wider_network_scores_higher(name, batch):
+    torch.set_num_threads(1)
+    kw = dict(resolution=16, batch_size=8, seed=1, data=batch)
+    narrow, wide = (compute(name, NB201Net(ARCH, C=c, N=1), **kw).value for c in (4, 16))
+    assert wide > narrow
+
+
+def test_te_nas_modes_agree_in_sign_and_scale(batch):
+    torch.set_num_threads(1)
+    net = NB201Net(ARCH, C=4, N=1)
+    kw = dict(resolution=16, batch_size=8, seed=2, data=batch)
+    ev, tr = (compute("te_nas", net, train_mode=m, **kw).value for m in (False, True))
+    assert ev < -1 and tr < -1  # -condition number: always <= -1
+
+
+def test_data_free_fallback_and_bad_data():
+    net = ZenNet(plain_structure(2, 8), 10)
+    r = compute("grad_norm", net, resolution=8, batch_size=4, seed=0)  # Gaussian inputs, random labels
+    assert math.isfinite(r.value) and r.value > 0
+    with pytest.raises(TypeError, match="pair"):
+        compute("snip", net, resolution=8, batch_size=4, data=torch.zeros(4, 3, 8, 8))
+    with pytest.raises(ValueError, match="x \\[B,3,H,W\\]"):
+        compute("snip", net, resolution=8, batch_size=4, data=(torch.zeros(4, 3, 8, 8), torch.zeros(3)))
+    with pytest.raises(ValueError, match="init"):
+        compute("snip", net, resolution=8, batch_size=4, init="xavier")
+
+
+def test_nb201_params_equal_the_benchmark(root):
+    for ds, classes in (("cifar10", 10), ("cifar100", 100), ("ImageNet16-120", 120)):
+        zc = load_naslib_zc(ds)
+        rows = zc if ds == "cifar10" else zc.head(25)
+        for r in rows.itertuples():
+            assert count_params(NB201Net(r.arch, num_classes=classes)) == round(r.params * 1e6), (ds, r.arch)
+
+
+def test_nb201_net_shapes_and_bad_input():
+    net = NB201Net(ARCH, C=8, N=2, num_classes=7)
+    assert net(torch.randn(2, 3, 32, 32)).shape == (2, 7)
+    assert net.forward_pre_gap(torch.randn(2, 3, 32, 32)).shape == (2, 32, 8, 8)
+    with pytest.raises(ValueError, match="unknown op"):
+        NB201Net("|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|")
+    with pytest.raises(ValueError):
+        NB201Net(ARCH, C=0)
+
+
+def test_sampling_is_stratified_and_prefix_stable(root):
+    from detdesign.data import load_nb201
+    nb = load_nb201()
+    small, large = study.sample_cells(nb, 20, 0), study.sample_cells(nb, 50, 0)
+    assert large[:20] == small and len(set(large)) == 50
+    acc = nb.set_index("arch").loc[large, "c10_test"]
+    assert (acc < nb["c10_test"].quantile(0.1)).sum() >= 4 and (acc > nb["c10_test"].quantile(0.9)).sum() >= 4
+    extra = study.sample_cells(nb, 5, 0, extra=[small[0], ARCH.replace("none~2", "skip_connect~2")])
+    assert len(extra) == 6
+
+
+def test_rank_statistics_on_constructed_data():
+    rng = np.random.default_rng(0)
+    acc = rng.normal(size=200)
+    df = pd.DataFrame({"good": acc * 3 + 1, "noise": rng.normal(size=200), "bad": -acc,
+                       "c10_test": acc, "c100_test": acc, "in16_test": acc, "c10_test_12": acc})
+    corr = study.correlations(df, proxies=("good", "noise", "bad")).set_index(["proxy", "target"])
+    assert corr.loc[("good", "c10_test"), "spearman"] == pytest.approx(1.0)
+    assert corr.loc[("bad", "c10_test"), "kendall"] == pytest.approx(-1.0)
+    lo, hi = study.bootstrap_ci(df, "noise", "c10_test", 200, 0)
+    assert lo < 0 < hi
+    assert study.top_precision(df, "good", "c10_test") == 1.0
+    assert study.top_precision(df, "bad", "c10_test") == 0.0
