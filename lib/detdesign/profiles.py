@@ -75,7 +75,7 @@ _PROFILES = {
             overflow_depths=(2, 8, 48), overflow_widths=(16,), overflow_resolution=8, overflow_batch=2,
             grid_depths=(2, 4), grid_widths=(8, 16), repeats=2, batch_size=4, resolution=16,
         ),
-        proxies=ProxySizes(n_cells=10, naslib_cells=3, batch_size=64, data_seed=42, bootstrap=50,
+        proxies=ProxySizes(n_cells=10, naslib_cells=3, batch_size=16, data_seed=42, bootstrap=50,
                            cost_cells=2),
     ),
     "quick": Profile(

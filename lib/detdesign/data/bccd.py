@@ -170,10 +170,14 @@ def to_coco(records: list[Record]) -> dict:
 
 def coco_api(records: list[Record]):
     """A ``pycocotools.coco.COCO`` object holding :func:`to_coco` of ``records`` (no file written)."""
+    import contextlib
+    import io
+
     from pycocotools.coco import COCO
     coco = COCO()
     coco.dataset = to_coco(records)
-    coco.createIndex()
+    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints "creating index..."
+        coco.createIndex()
     return coco
 
 

@@ -1,0 +1,83 @@
+"""Detection batches: BCCD letterboxed once into memory, augmented on the fly with boxes kept consistent.
+
+:class:`Preprocessed` holds a split as uint8 [N, 3, S, S] plus boxes/labels in input pixels (letterbox scale
+recorded per image, so predictions map back to the original 640x480 for COCO evaluation). Training
+augmentation uses torchvision transforms v2 on ``tv_tensors``: random horizontal flip and a random scale
+(zoom in/out about the centre, ``RandomAffine``), then ``SanitizeBoundingBoxes`` drops boxes that left the
+image or became degenerate (an image may end with none: a valid negative).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torchvision import tv_tensors
+from torchvision.transforms import v2
+
+from detdesign.data.bccd import BCCD, Record
+
+
+@dataclass
+class Preprocessed:
+    """A split letterboxed to ``size``: ``images`` uint8 [N,3,S,S], ``targets`` in input pixels."""
+
+    images: torch.Tensor
+    targets: list[dict]
+    records: list[Record]
+    size: int
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+
+def preprocess(ds: BCCD, size: int) -> Preprocessed:
+    """Letterbox every image of ``ds`` once (``ds`` must be built with ``size=None``)."""
+    if len(ds) == 0:
+        raise ValueError("empty image list: the split has no images")
+    from detdesign.data.bccd import letterbox
+
+    images, targets = [], []
+    for i in range(len(ds)):
+        img, tgt = ds[i]
+        img, tgt = letterbox(img, tgt, size)
+        images.append(img.as_subclass(torch.Tensor))
+        targets.append({"boxes": tgt["boxes"].as_subclass(torch.Tensor).clone(), "labels": tgt["labels"].clone(),
+                        "image_id": tgt["image_id"], "scale": tgt["scale"]})
+    return Preprocessed(torch.stack(images), targets, ds.records, size)
+
+
+def augmenter(flip: bool, scale_jitter: tuple[float, float] | None) -> v2.Compose:
+    ops = []
+    if flip:
+        ops.append(v2.RandomHorizontalFlip(0.5))
+    if scale_jitter is not None:
+        ops.append(v2.RandomAffine(degrees=0, scale=scale_jitter, fill=114))
+    ops.append(v2.SanitizeBoundingBoxes(min_size=2))
+    return v2.Compose(ops)
+
+
+class TrainView(torch.utils.data.Dataset):
+    """Augmented view of a :class:`Preprocessed` split (``transform=None``: no augmentation)."""
+
+    def __init__(self, data: Preprocessed, transform: v2.Compose | None):
+        self.data, self.transform = data, transform
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, i: int):
+        img, t = self.data.images[i], self.data.targets[i]
+        if self.transform is None:
+            return img, {"boxes": t["boxes"], "labels": t["labels"], "index": i}
+        s = self.data.size
+        sample = {"image": tv_tensors.Image(img), "labels": t["labels"],
+                  "boxes": tv_tensors.BoundingBoxes(t["boxes"], format="XYXY", canvas_size=(s, s))}
+        out = self.transform(sample)
+        return (out["image"].as_subclass(torch.Tensor),
+                {"boxes": out["boxes"].as_subclass(torch.Tensor), "labels": out["labels"], "index": i})
+
+
+def collate(batch):
+    images, targets = zip(*batch)
+    return torch.stack(images), list(targets)
