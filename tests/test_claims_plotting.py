@@ -1,10 +1,10 @@
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import pytest
 
-from detdesign import claims, plotting  # noqa: E402
+from detdesign import claims, plotting
 
 
 def _rows():

@@ -42,7 +42,7 @@ def test_cifar_subset_is_balanced_and_deterministic(root):
     assert a.images.shape == (30, 32, 32, 3) and a.images.dtype == np.uint8
     assert np.array_equal(a.images, b.images) and not np.array_equal(a.images, c.images)
     assert np.bincount(a.labels).tolist() == [3] * 10
-    x, y = a.tensors()
+    x, _ = a.tensors()
     assert x.shape == (30, 3, 32, 32) and abs(float(x.mean())) < 1.0
 
 

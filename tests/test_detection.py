@@ -2,8 +2,18 @@ import pytest
 import torch
 
 from detdesign.data import load_bccd
-from detdesign.detection import (RESNET18_LIKE, RESNET50_LIKE, DetectorConfig, Preprocessed, TrainConfig,
-                                 build_detector, coco_metrics, evaluate, preprocess, train)
+from detdesign.detection import (
+    RESNET18_LIKE,
+    RESNET50_LIKE,
+    DetectorConfig,
+    Preprocessed,
+    TrainConfig,
+    build_detector,
+    coco_metrics,
+    evaluate,
+    preprocess,
+    train,
+)
 from detdesign.detection.backbone import Backbone
 from detdesign.detection.config import NeckConfig
 from detdesign.detection.data import TrainView, augmenter

@@ -30,7 +30,7 @@ def _free_port() -> int:
 
 
 def _get(url: str):
-    with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 (loopback only)
+    with urllib.request.urlopen(url, timeout=10) as resp:
         return json.loads(resp.read())
 
 
@@ -67,7 +67,7 @@ def test_tour_runs_in_jupyterlab(tmp_path, isolated_outputs):
            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={nb_dir}"]
     if os.geteuid() == 0:
         cmd.append("--allow-root")
-    log = open(tmp_path / "jupyter.log", "w")
+    log = open(tmp_path / "jupyter.log", "w")  # noqa: SIM115 (closed in the finally below)
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     ARTIFACTS.mkdir(exist_ok=True)
     try:

@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 import torch
 
@@ -9,7 +11,7 @@ from detdesign.profiles import profile_names
 def test_known_profiles_are_frozen_and_ordered():
     assert profile_names() == ("smoke", "quick", "full")
     p = detdesign.profile("smoke")
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         p.name = "x"
     assert not p.assert_claims and detdesign.profile("full").assert_claims
 

@@ -17,5 +17,5 @@ Sub-modules (import what you need):
 
 from detdesign.profiles import Profile, profile
 
-__all__ = ["Profile", "profile", "__version__"]
+__all__ = ["Profile", "__version__", "profile"]
 __version__ = "0.1.0"

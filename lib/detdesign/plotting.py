@@ -71,7 +71,7 @@ def detection_grid(samples, class_names, ncols: int = 3, title: str | None = Non
     from torchvision.utils import draw_bounding_boxes
 
     colors = sns.color_palette(PALETTE, len(class_names))
-    hexes = ["#%02x%02x%02x" % tuple(int(255 * c) for c in col) for col in colors]
+    hexes = [matplotlib.colors.to_hex(col) for col in colors]
     n = len(samples)
     nrows = (n + ncols - 1) // ncols
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.4 * nrows), squeeze=False)

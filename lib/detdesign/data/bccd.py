@@ -184,7 +184,7 @@ def coco_api(records: list[Record]):
 def download_bccd(root=None) -> Path:
     """Download BCCD (MIT, Shenggan/BCCD_Dataset) into ``<data root>/bccd`` (needs internet)."""
     target = data_root(root) / "bccd"
-    with urllib.request.urlopen(DOWNLOAD_URL, timeout=120) as resp:  # noqa: S310 (fixed https URL)
+    with urllib.request.urlopen(DOWNLOAD_URL, timeout=120) as resp:
         payload = resp.read()
     with zipfile.ZipFile(io.BytesIO(payload)) as zf:
         prefix = next(n for n in zf.namelist() if n.endswith("BCCD/"))

@@ -1,13 +1,26 @@
 """The detection stack: ZenNAS-string backbones (C1..C5), a neck registry (FPN), an FCOS-style head,
 one training loop and COCO evaluation. ``DetectorConfig`` describes a detector; ``build_detector`` builds it."""
 
-from detdesign.detection.config import (RESNET18_LIKE, RESNET50_LIKE, DetectorConfig, HeadConfig, NeckConfig,
-                                        TrainConfig)
+from detdesign.detection.config import RESNET18_LIKE, RESNET50_LIKE, DetectorConfig, HeadConfig, NeckConfig, TrainConfig
 from detdesign.detection.data import Preprocessed, preprocess
 from detdesign.detection.evaluate import coco_metrics, evaluate, predict_all
 from detdesign.detection.model import Detector, build_detector
 from detdesign.detection.training import per_image_losses, train
 
-__all__ = ["RESNET18_LIKE", "RESNET50_LIKE", "DetectorConfig", "Detector", "HeadConfig", "NeckConfig",
-           "Preprocessed", "TrainConfig", "build_detector", "coco_metrics", "evaluate", "per_image_losses",
-           "predict_all", "preprocess", "train"]
+__all__ = [
+                                        "RESNET18_LIKE",
+                                        "RESNET50_LIKE",
+                                        "Detector",
+                                        "DetectorConfig",
+                                        "HeadConfig",
+                                        "NeckConfig",
+                                        "Preprocessed",
+                                        "TrainConfig",
+                                        "build_detector",
+                                        "coco_metrics",
+                                        "evaluate",
+                                        "per_image_losses",
+                                        "predict_all",
+                                        "preprocess",
+                                        "train",
+]

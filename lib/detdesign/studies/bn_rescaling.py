@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import pandas as pd
 from scipy import stats
-from detdesign.progress import progress
 
 from detdesign.arch import ZenNet
 from detdesign.measure import count_params
+from detdesign.progress import progress
 from detdesign.proxies import compute
 from detdesign.results import ResultCache
 
@@ -118,7 +118,7 @@ def claims(s: dict):
     from detdesign.claims import Claim
 
     lo, hi = s["overflow_depth_min"], s["overflow_depth_max"]
-    overflow_ok = 10 <= lo and hi <= 60
+    overflow_ok = lo >= 10 and hi <= 60
     ratio = s["spread_ratio"]
     return [
         Claim("01-overflow", "Zen-NAS §3", "Without BN, Phi-score overflows float32 at a few tens of layers "

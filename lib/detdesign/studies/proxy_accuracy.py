@@ -107,7 +107,7 @@ def bootstrap_ci(df: pd.DataFrame, proxy: str, target: str, n_resamples: int, se
 def top_precision(df: pd.DataFrame, proxy: str, target: str, frac: float = 0.1) -> float:
     """Share of the top-``frac`` cells by proxy that are also top-``frac`` by accuracy."""
     sub = _clean(df, proxy, target)
-    k = max(1, int(round(frac * len(sub))))
+    k = max(1, round(frac * len(sub)))
     top_p = set(sub[proxy].nlargest(k).index)
     top_t = set(sub[target].nlargest(k).index)
     return len(top_p & top_t) / k
