@@ -49,6 +49,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_zen.py
+	$(PY) benchmarks/bench_detection.py
 
 clean:
 	rm -rf runs .pytest_cache
