@@ -84,7 +84,7 @@ def cost_figure(costs: pd.DataFrame):
 
 
 def claims(comp: pd.DataFrame, corr: pd.DataFrame, agree: pd.DataFrame, zen_s: float, tenas_s: float,
-           tenas_train_s: float, n_cells: int) -> list[Claim]:
+           tenas_train_s: float, n_cells: int, batch_size: int) -> list[Claim]:
     """Ledger rows: Table 1 (one per proxy), the best-of-six ranking, the NASLib cross-check, Zen vs TE-NAS."""
     rows = [Claim(f"02-{r.proxy}", "Abdelfattah ICLR'21 T1", f"|Spearman| {r.paper_abs_rho:.3f} with CIFAR-10",
                   f"{r.our_abs_rho:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}] (sign {'+' if r.our_rho >= 0 else '-'}, "
@@ -110,5 +110,5 @@ def claims(comp: pd.DataFrame, corr: pd.DataFrame, agree: pd.DataFrame, zen_s: f
                       f"TE-NAS/Zen time: {tenas_s / zen_s:.1f}x (our vmap NTK), {tenas_train_s / zen_s:.1f}x "
                       "(official per-sample backward, BN train mode)",
                       "yes" if tenas_train_s / zen_s >= 20 else "partly" if tenas_train_s / zen_s >= 5 else "no",
-                      "median over cells on this 2-core CPU, batch 64"))
+                      f"median over cells on this 2-core CPU, batch {batch_size}"))
     return rows
