@@ -48,6 +48,11 @@ class ZenUnit(nn.Module):
         return self.act(y)
 
 
+def stage_ends(blocks: list[ZenBlock]) -> list[int]:
+    """Indices of the blocks that end a stage: the last block before each strided block, and the last one."""
+    return [i - 1 for i, b in enumerate(blocks) if b.stride > 1 and i > 0] + [len(blocks) - 1]
+
+
 def _as_blocks(structure) -> list[ZenBlock]:
     if isinstance(structure, str):
         return parse_zen(structure)
@@ -92,12 +97,11 @@ class ZenNet(nn.Module):
 
     def stage_features(self, x: Tensor) -> list[Tensor]:
         """Feature maps at each stride: a stage ends at the last block before each strided block."""
-        feats = []
-        for i, (block, spec) in enumerate(zip(self.blocks, self.blocks_spec)):
-            if spec.stride > 1 and i > 0:
-                feats.append(x)
+        ends, feats = stage_ends(self.blocks_spec), []
+        for i, block in enumerate(self.blocks):
             x = block(x)
-        feats.append(x)
+            if i in ends:
+                feats.append(x)
         return feats
 
     def analytic_params(self) -> int:

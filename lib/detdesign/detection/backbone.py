@@ -9,6 +9,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from detdesign.arch import ZenNet
+from detdesign.arch.zen_net import stage_ends
 
 
 class Backbone(nn.Module):
@@ -19,13 +20,12 @@ class Backbone(nn.Module):
         net = ZenNet(structure, num_classes=1)
         self.blocks, self.spec = net.blocks, net.blocks_spec
         self.structure = net.structure
-        stage_ends = [i - 1 for i, b in enumerate(self.spec) if b.stride > 1 and i > 0] + [len(self.spec) - 1]
-        self.stage_ends = stage_ends
-        self.channels = [self.spec[i].out_channels for i in stage_ends]
+        self.stage_ends = stage_ends(self.spec)
+        self.channels = [self.spec[i].out_channels for i in self.stage_ends]
         strides, s = [], 1
         for i, b in enumerate(self.spec):
             s *= b.stride
-            if i in stage_ends:
+            if i in self.stage_ends:
                 strides.append(s)
         self.strides = strides
         if strides[:5] != [2, 4, 8, 16, 32][: len(strides)] or len(strides) != 5:
