@@ -152,3 +152,36 @@ def test_perfect_predictions_score_ap_one(tiny_data):
     assert m["AP_RBC"] == pytest.approx(1.0, abs=1e-6)
     untrained = evaluate(build_detector(SMALL), tiny_data)
     assert 0.0 <= untrained["AP"] < 0.2
+
+
+def test_select_makes_an_independent_subset(tiny_data):
+    sub = tiny_data.select([4, 1])
+    assert len(sub) == 2 and sub.targets[0] is tiny_data.targets[4] and sub.records[1] is tiny_data.records[1]
+    sub.images[0].zero_()
+    assert tiny_data.images[4].any()
+    assert len(tiny_data.select(slice(0, 3))) == 3
+    with pytest.raises(ValueError, match="at least one"):
+        tiny_data.select([])
+
+
+def test_fit_loads_a_finished_run_and_keys_on_the_config(tiny_data, tmp_path):
+    from detdesign.detection import fit, run_key
+
+    cfg = TrainConfig(epochs=1, batch_size=3, warmup_iters=1, max_iters_per_epoch=1)
+    runs = tmp_path / "runs"
+    m1, h1, s1 = fit(SMALL, cfg, tiny_data, runs)
+    m2, h2, s2 = fit(SMALL, cfg, tiny_data, runs)  # finished: loaded, not retrained
+    assert h1["loss"].tolist() == h2["loss"].tolist() and s2 == pytest.approx(s1, rel=0.5)
+    assert not m2.training
+    assert all(torch.equal(a, b) for a, b in zip(m1.state_dict().values(), m2.state_dict().values()))
+    other = TrainConfig(epochs=1, batch_size=3, warmup_iters=1, max_iters_per_epoch=1, seed=7)
+    assert run_key(SMALL, cfg) != run_key(SMALL, other)
+    fit(SMALL, other, tiny_data, runs)
+    assert len(list(runs.iterdir())) == 2
+
+
+def test_study_train_overhead_reports_a_ratio(tiny_data):
+    from detdesign.studies.detector import train_overhead
+
+    r = train_overhead(SMALL, tiny_data, batch_size=2, steps=1)
+    assert r["ratio"] > 0 and r["images_per_s"] > 0 and r["full_s"] > 0

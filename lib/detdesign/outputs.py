@@ -46,6 +46,7 @@ class Outputs:
     figures: Path
     claims: Path
     cache: Path
+    checkpoints: Path  # model checkpoints: always under the ignored runs/, never committed
 
 
 def outputs(profile: str) -> Outputs:
@@ -53,6 +54,7 @@ def outputs(profile: str) -> Outputs:
     name = _profile(profile).name
     repo = repo_root()
     if name == "full":
-        return Outputs(name, repo, repo / "figures", repo / "data" / "claims", repo / "data" / "cache")
+        return Outputs(name, repo, repo / "figures", repo / "data" / "claims", repo / "data" / "cache",
+                       repo / "runs" / name / "checkpoints")
     root = repo / "runs" / name
-    return Outputs(name, root, root / "figures", root / "claims", root / "cache")
+    return Outputs(name, root, root / "figures", root / "claims", root / "cache", root / "checkpoints")

@@ -52,6 +52,58 @@ class ProxySizes:
 
 
 @dataclass(frozen=True)
+class DetectorSizes:
+    """Sizes of ``00b_detector``: the reference ResNet-18-like FCOS detector trained from scratch on BCCD."""
+
+    image_size: int  # square letterbox input (multiple of 32)
+    epochs: int
+    batch_size: int
+    lr: float
+    max_iters_per_epoch: int | None  # cap per epoch (smoke only)
+    n_train: int | None  # first n training images (None = all 205)
+    n_eval: int | None  # first n val/test images (None = all)
+    latency_runs: int
+    grid_images: int
+
+
+@dataclass(frozen=True)
+class MSEPSizes:
+    """Sizes of ``03_msep_ablation`` (MAE-DET): backbones trained as detectors, and the search ablation."""
+
+    n_backbones: int  # K backbones at the reference FLOPs with different stage allocations
+    image_size: int
+    epochs: int
+    batch_size: int
+    lr: float
+    max_iters_per_epoch: int | None
+    n_train: int | None
+    n_eval: int | None
+    max_layers: int  # search budget: main-path convs
+    population: int
+    iterations: int
+    proxy_resolution: int  # input of the forward-pass proxies (Zen-Score, entropy 'forward'/'paper')
+    proxy_batch: int
+    bootstrap: int
+
+
+@dataclass(frozen=True)
+class DynamicSizes:
+    """Sizes of ``05_dynamicdet``: the two-detector cascade, its router and the accuracy-speed curves."""
+
+    image_size: int
+    epochs: int  # stage 1 (both detectors jointly)
+    batch_size: int
+    lr: float
+    max_iters_per_epoch: int | None
+    n_train: int | None
+    n_eval: int | None
+    router_epochs: int  # stage 2 passes over the (frozen) training features
+    latency_runs: int
+    random_draws: int  # random routings averaged per hard fraction
+    fraction_step: float  # hard fractions 0, step, ..., 1
+
+
+@dataclass(frozen=True)
 class Profile:
     """Everything that differs between ``smoke``, ``quick`` and ``full``.
 
@@ -64,6 +116,9 @@ class Profile:
     tour: TourSizes
     bn_rescaling: BNRescalingSizes
     proxies: ProxySizes
+    detector: DetectorSizes
+    msep: MSEPSizes
+    dynamic: DynamicSizes
 
 
 _PROFILES = {
@@ -77,6 +132,13 @@ _PROFILES = {
         ),
         proxies=ProxySizes(n_cells=10, naslib_cells=3, batch_size=16, data_seed=42, bootstrap=50,
                            cost_cells=2),
+        detector=DetectorSizes(image_size=128, epochs=1, batch_size=4, lr=2e-3, max_iters_per_epoch=2,
+                               n_train=8, n_eval=4, latency_runs=3, grid_images=2),
+        msep=MSEPSizes(n_backbones=4, image_size=128, epochs=1, batch_size=4, lr=2e-3, max_iters_per_epoch=1,
+                       n_train=8, n_eval=4, max_layers=40, population=4, iterations=8, proxy_resolution=32,
+                       proxy_batch=2, bootstrap=50),
+        dynamic=DynamicSizes(image_size=128, epochs=1, batch_size=4, lr=2e-3, max_iters_per_epoch=2, n_train=8,
+                             n_eval=6, router_epochs=5, latency_runs=3, random_draws=2, fraction_step=0.5),
     ),
     "quick": Profile(
         name="quick",
@@ -89,6 +151,14 @@ _PROFILES = {
         ),
         proxies=ProxySizes(n_cells=80, naslib_cells=10, batch_size=64, data_seed=42, bootstrap=200,
                            cost_cells=5),
+        detector=DetectorSizes(image_size=256, epochs=8, batch_size=8, lr=2e-3, max_iters_per_epoch=None,
+                               n_train=None, n_eval=None, latency_runs=10, grid_images=6),
+        msep=MSEPSizes(n_backbones=6, image_size=256, epochs=4, batch_size=8, lr=2e-3, max_iters_per_epoch=None,
+                       n_train=None, n_eval=None, max_layers=40, population=16, iterations=200,
+                       proxy_resolution=64, proxy_batch=8, bootstrap=500),
+        dynamic=DynamicSizes(image_size=256, epochs=6, batch_size=8, lr=2e-3, max_iters_per_epoch=None,
+                             n_train=None, n_eval=None, router_epochs=100, latency_runs=10, random_draws=5,
+                             fraction_step=0.1),
     ),
     "full": Profile(
         name="full",
@@ -102,6 +172,14 @@ _PROFILES = {
         ),
         proxies=ProxySizes(n_cells=1000, naslib_cells=200, batch_size=64, data_seed=42, bootstrap=1000,
                            cost_cells=20),
+        detector=DetectorSizes(image_size=384, epochs=36, batch_size=8, lr=2e-3, max_iters_per_epoch=None,
+                               n_train=None, n_eval=None, latency_runs=30, grid_images=6),
+        msep=MSEPSizes(n_backbones=24, image_size=256, epochs=15, batch_size=8, lr=2e-3, max_iters_per_epoch=None,
+                       n_train=None, n_eval=None, max_layers=40, population=32, iterations=1000,
+                       proxy_resolution=64, proxy_batch=8, bootstrap=1000),
+        dynamic=DynamicSizes(image_size=384, epochs=24, batch_size=8, lr=2e-3, max_iters_per_epoch=None,
+                             n_train=None, n_eval=None, router_epochs=200, latency_runs=30, random_draws=20,
+                             fraction_step=0.1),
     ),
 }
 

@@ -5,7 +5,7 @@ from detdesign.detection.config import RESNET18_LIKE, RESNET50_LIKE, DetectorCon
 from detdesign.detection.data import Preprocessed, preprocess
 from detdesign.detection.evaluate import coco_metrics, evaluate, predict_all
 from detdesign.detection.model import Detector, build_detector
-from detdesign.detection.training import per_image_losses, train
+from detdesign.detection.training import fit, per_image_losses, run_key, train
 
 __all__ = [
                                         "RESNET18_LIKE",
@@ -19,8 +19,10 @@ __all__ = [
                                         "build_detector",
                                         "coco_metrics",
                                         "evaluate",
+                                        "fit",
                                         "per_image_losses",
                                         "predict_all",
                                         "preprocess",
+                                        "run_key",
                                         "train",
 ]

@@ -30,6 +30,14 @@ class Preprocessed:
     def __len__(self) -> int:
         return len(self.targets)
 
+    def select(self, indices) -> Preprocessed:
+        """The images at ``indices`` (a list of ints or a slice), as a new split sharing no state."""
+        idx = list(range(len(self)))[indices] if isinstance(indices, slice) else [int(i) for i in indices]
+        if not idx:
+            raise ValueError("select() needs at least one index: an empty split cannot be trained or evaluated")
+        return Preprocessed(self.images[idx].clone(), [self.targets[i] for i in idx],
+                            [self.records[i] for i in idx], self.size)
+
 
 def preprocess(ds: BCCD, size: int) -> Preprocessed:
     """Letterbox every image of ``ds`` once (``ds`` must be built with ``size=None``)."""

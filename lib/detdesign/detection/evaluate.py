@@ -19,19 +19,25 @@ from detdesign.detection.data import Preprocessed
 METRICS = ("AP", "AP50", "AP75", "APs", "APm", "APl")
 
 
+def to_coco(preds: list[dict], targets: list[dict]) -> list[list[dict]]:
+    """Per image, the COCO detection dicts of ``preds`` (input pixels) mapped to original pixels."""
+    dets = []
+    for p, t in zip(preds, targets, strict=True):
+        boxes = (p["boxes"] / t["scale"]).tolist()
+        dets.append([{"image_id": t["image_id"], "category_id": int(lab) + 1, "score": float(s),
+                      "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]]}
+                     for b, s, lab in zip(boxes, p["scores"], p["labels"])])
+    return dets
+
+
 @torch.no_grad()
 def predict_all(model, data: Preprocessed, batch_size: int = 8) -> list[list[dict]]:
     """Per image, COCO detections in original pixels (``model`` is put in eval mode)."""
     model.eval()
     dets = []
     for start in range(0, len(data), batch_size):
-        preds = model.predict(data.images[start:start + batch_size])
-        for k, p in enumerate(preds):
-            t = data.targets[start + k]
-            boxes = (p["boxes"] / t["scale"]).tolist()
-            dets.append([{"image_id": t["image_id"], "category_id": int(lab) + 1, "score": float(s),
-                          "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]]}
-                         for b, s, lab in zip(boxes, p["scores"], p["labels"])])
+        dets += to_coco(model.predict(data.images[start:start + batch_size]),
+                        data.targets[start:start + batch_size])
     return dets
 
 

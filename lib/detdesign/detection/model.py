@@ -38,19 +38,25 @@ class Detector(nn.Module):
         """Backbone levels C1..C5 of normalised images (what routers and entropy proxies read)."""
         return self.backbone((images.float() - self.mean) / self.std)
 
-    def forward(self, images: Tensor):
+    def check_images(self, images: Tensor) -> None:
         if images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(f"images must be [B, 3, S, S], got {tuple(images.shape)}")
         if images.shape[-1] != self.cfg.image_size or images.shape[-2] != self.cfg.image_size:
             raise ValueError(f"images must be {self.cfg.image_size}x{self.cfg.image_size} (letterbox them), "
                              f"got {tuple(images.shape[-2:])}")
+
+    def check_labels(self, targets: list[dict]) -> None:
+        for t in targets:
+            if len(t["labels"]) and (t["labels"].min() < 0 or t["labels"].max() >= self.cfg.num_classes):
+                raise ValueError(f"class ids must lie in [0, {self.cfg.num_classes}), got {t['labels'].tolist()}")
+
+    def forward(self, images: Tensor):
+        self.check_images(images)
         return self.head(self.neck(self.features(images)))
 
     def loss(self, images: Tensor, targets: list[dict]):
         """(batch loss, per-image loss dict); see :meth:`FCOSHead.loss`."""
-        for t in targets:
-            if len(t["labels"]) and (t["labels"].min() < 0 or t["labels"].max() >= self.cfg.num_classes):
-                raise ValueError(f"class ids must lie in [0, {self.cfg.num_classes}), got {t['labels'].tolist()}")
+        self.check_labels(targets)
         return self.head.loss(self(images), targets)
 
     @torch.no_grad()

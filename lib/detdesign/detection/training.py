@@ -8,8 +8,11 @@ same history. On CPU with the same seed the run is bit-identical.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +20,7 @@ import torch
 
 from detdesign.detection.config import TrainConfig
 from detdesign.detection.data import Preprocessed, TrainView, augmenter, collate
+from detdesign.detection.model import build_detector
 from detdesign.progress import progress
 
 
@@ -106,3 +110,33 @@ def per_image_losses(model, data: Preprocessed, batch_size: int = 8) -> torch.Te
         targets = data.targets[start:start + batch_size]
         out.append(model.loss(images, targets)[1]["loss"])
     return torch.cat(out)
+
+
+def run_key(*parts) -> str:
+    """A short, stable key of configs and data (dataclass reprs are deterministic): names a checkpoint dir."""
+    return hashlib.sha1("|".join(repr(p) for p in parts).encode()).hexdigest()[:12]
+
+
+def fit(cfg, tcfg: TrainConfig, data: Preprocessed, base_dir: str | os.PathLike, desc: str = "train",
+        build=build_detector):
+    """Build ``cfg`` (seeded by ``tcfg.seed``), train it with checkpoints, return (model, history, seconds).
+
+    ``build(cfg, seed)`` makes the model (default :func:`build_detector`; DynamicDet passes its own).
+    The checkpoint directory is ``base_dir/<run_key(cfg, tcfg, image ids, size)>``, so a changed config never
+    resumes a stale run, and a finished run is loaded instead of retrained (its recorded training time is
+    returned). ``seconds`` is the wall time of all epochs, summed over interrupted sessions.
+    """
+    ids = tuple(t["image_id"] for t in data.targets)
+    run = Path(base_dir) / run_key(cfg, tcfg, ids, data.size)
+    meta_path = run / "meta.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {"seconds": 0.0}
+    model = build(cfg, seed=tcfg.seed)
+    t0 = time.perf_counter()
+    history = train(model, data, tcfg, ckpt_dir=run, desc=desc)
+    meta["seconds"] += time.perf_counter() - t0
+    meta["epochs"] = tcfg.epochs
+    run.mkdir(parents=True, exist_ok=True)
+    tmp = meta_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(meta))
+    os.replace(tmp, meta_path)
+    return model.eval(), history, meta["seconds"]

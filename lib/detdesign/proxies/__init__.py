@@ -2,19 +2,21 @@
 
 Registered: ``params``, ``flops`` (size), ``grad_norm``, ``snip``, ``grasp``, ``fisher``, ``synflow``
 (pruning-based, zero-cost-nas), ``jacob_cov``, ``naswot`` (activation patterns), ``te_nas`` (NTK condition
-number), ``zen`` (Zen-Score) and ``phi`` (Phi-score). Every proxy returns a :class:`ProxyResult`, works on a
+number), ``zen`` (Zen-Score), ``phi`` (Phi-score) and ``maedet_entropy`` (MAE-DET entropy, MSEP).
+Every proxy returns a :class:`ProxyResult`, works on a
 copy of the model, sets its own train/eval mode and is deterministic for a seed. Sign convention: higher =
 predicted better (``te_nas`` is the negated condition number; ``grasp`` keeps the published sign).
 """
 
 from detdesign.proxies import activation as _activation  # noqa: F401  (registration side effects)
 from detdesign.proxies import basic as _basic  # noqa: F401
+from detdesign.proxies import entropy as _entropy  # noqa: F401
 from detdesign.proxies import gradient as _gradient  # noqa: F401
 from detdesign.proxies import ntk as _ntk  # noqa: F401
 from detdesign.proxies import phi as _phi  # noqa: F401
 from detdesign.proxies import zen as _zen  # noqa: F401
 from detdesign.proxies.registry import ProxyResult, compute, list_proxies, register, repeat_generator
 
-DATA_FREE = ("params", "flops", "synflow", "zen", "phi")
+DATA_FREE = ("params", "flops", "synflow", "zen", "phi", "maedet_entropy")
 
 __all__ = ["DATA_FREE", "ProxyResult", "compute", "list_proxies", "register", "repeat_generator"]

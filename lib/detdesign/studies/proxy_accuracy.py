@@ -24,6 +24,7 @@ from detdesign.data import load_cifar10
 from detdesign.progress import progress
 from detdesign.proxies import compute
 from detdesign.results import ResultCache
+from detdesign.stats import rank_ci
 
 PROXIES = ("params", "flops", "grad_norm", "snip", "grasp", "fisher", "synflow", "jacob_cov", "naswot",
            "te_nas", "zen", "phi")
@@ -94,14 +95,7 @@ def correlations(df: pd.DataFrame, proxies=PROXIES, targets=tuple(TARGETS)) -> p
 def bootstrap_ci(df: pd.DataFrame, proxy: str, target: str, n_resamples: int, seed: int) -> tuple:
     """95% percentile-bootstrap interval of Spearman(proxy, target) over cells (``scipy.stats.bootstrap``)."""
     sub = _clean(df, proxy, target)
-
-    def rho(a, b):
-        return stats.spearmanr(a, b).statistic
-
-    res = stats.bootstrap((sub[proxy].to_numpy(), sub[target].to_numpy()), rho, paired=True,
-                          vectorized=False, n_resamples=n_resamples, method="percentile",
-                          rng=np.random.default_rng(seed))
-    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+    return rank_ci(sub[proxy].to_numpy(), sub[target].to_numpy(), "spearman", n_resamples, seed)
 
 
 def top_precision(df: pd.DataFrame, proxy: str, target: str, frac: float = 0.1) -> float:

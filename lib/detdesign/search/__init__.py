@@ -1,0 +1,11 @@
+"""Evolutionary architecture search over ZenNAS-format backbones (Zen-NAS, MAE-DET).
+
+``evolve(initial, Objective(proxy), Budget(...), SearchConfig(...))`` -> :class:`SearchResult`;
+``sample_allocations`` draws backbones of equal MACs with different stage allocations.
+"""
+
+from detdesign.search.evolution import Objective, SearchConfig, SearchResult, evolve
+from detdesign.search.space import Budget, Cost, SearchSpace, cost, mutate, sample_allocations
+
+__all__ = ["Budget", "Cost", "Objective", "SearchConfig", "SearchResult", "SearchSpace", "cost", "evolve",
+           "mutate", "sample_allocations"]
