@@ -76,7 +76,7 @@ class FCOSHead(nn.Module):
         cls, box, ctr, pts, strides = [], [], [], [], []
         for (c, b, t), s in zip(outs, self.strides):
             n, _, h, w = c.shape
-            cls.append(c.permute(0, 2, 3, 1).reshape(n, h * w, -1))
+            cls.append(c.permute(0, 2, 3, 1).reshape(n, h * w, self.num_classes))  # n may be 0
             box.append(b.permute(0, 2, 3, 1).reshape(n, h * w, 4) * s)
             ctr.append(t.reshape(n, h * w))
             pts.append(self.points(h, w, s, c.device))

@@ -1,0 +1,128 @@
+"""Variable-speed inference of one dynamic detector: latencies, thresholds and accuracy-speed curves.
+
+DynamicDet section 3.4: with batch-1 latencies lat1 (detector 1 + router) and lat2 (the cascade), a target
+latency lat_t allows the hard fraction ``k = (lat_t - lat1) / (lat2 - lat1)``; the threshold is the
+``1 - k`` quantile of the router's difficulty phi on the validation split (the official
+``np.percentile(score_val, 100 k)`` of ``score = 1 - phi``), so a fraction k of validation images is hard.
+Since each image is routed on its own, the detections of any routing are the per-image choice between
+detector 1's and the cascade's detections; curves are computed from both, cached once (equal to running
+:meth:`DynamicDetector.predict`, which a test checks).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from detdesign.detection.data import Preprocessed
+from detdesign.detection.evaluate import coco_metrics, to_coco
+from detdesign.dynamic.model import DynamicDetector
+from detdesign.measure import measure_latency
+
+
+class FirstPath(nn.Module):
+    """Detector 1 + router (what an easy image costs)."""
+
+    def __init__(self, model: DynamicDetector):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        f1 = self.model.features1(x)
+        return self.model.first.head(self.model.first.neck(f1)), self.model.router(f1)
+
+
+class CascadePath(FirstPath):
+    """Backbone 1 + router + backbone 2 + neck 2 + head 2 (what a hard image costs)."""
+
+    def forward(self, x):
+        f1 = self.model.features1(x)
+        return self.model.second.head(self.model.second.neck(self.model.features2(x, f1))), self.model.router(f1)
+
+
+def latencies(model: DynamicDetector, runs: int = 20) -> tuple[float, float]:
+    """Median batch-1 CPU latency (ms) of the easy path and of the cascade (head outputs, before NMS)."""
+    s = model.cfg.first.image_size
+    lat1 = measure_latency(FirstPath(model), (1, 3, s, s), runs=runs).median_ms
+    lat2 = measure_latency(CascadePath(model), (1, 3, s, s), runs=runs).median_ms
+    return lat1, lat2
+
+
+def hard_fraction(target_ms: float, lat1: float, lat2: float) -> float:
+    """k = (lat_t - lat1)/(lat2 - lat1), clipped to [0, 1] with a warning naming the valid range."""
+    if lat2 <= lat1:
+        raise ValueError(f"the cascade ({lat2:.2f} ms) must be slower than detector 1 ({lat1:.2f} ms)")
+    k = (target_ms - lat1) / (lat2 - lat1)
+    if not 0.0 <= k <= 1.0:
+        warnings.warn(f"target latency {target_ms:.2f} ms lies outside the valid range [{lat1:.2f}, {lat2:.2f}] "
+                      "ms; clipped to it", stacklevel=2)
+    return float(min(1.0, max(0.0, k)))
+
+
+def threshold(phi_val, k: float) -> float:
+    """The difficulty threshold that sends a fraction ``k`` of the validation images to detector 2."""
+    if not 0.0 <= k <= 1.0:
+        raise ValueError(f"hard fraction must lie in [0, 1], got {k}")
+    if k == 0.0:
+        return float("inf")
+    if k == 1.0:
+        return float("-inf")
+    return float(np.quantile(np.asarray(phi_val, dtype=float), 1.0 - k))
+
+
+@torch.no_grad()
+def both_predictions(model: DynamicDetector, data: Preprocessed, batch_size: int = 8):
+    """Per image: phi, detector-1 detections and cascade detections (COCO dicts in original pixels)."""
+    model.eval()
+    phi, d1, d2 = [], [], []
+    size = model.cfg.first.image_size
+    for s in range(0, len(data), batch_size):
+        images, targets = data.images[s:s + batch_size], data.targets[s:s + batch_size]
+        f1, outs1, outs2 = model.heads(images)
+        phi.append(model.router(f1))
+        d1 += to_coco(model.first.head.decode(outs1, size), targets)
+        d2 += to_coco(model.second.head.decode(outs2, size), targets)
+    return torch.cat(phi).numpy(), d1, d2
+
+
+def routed_ap(data: Preprocessed, d1, d2, hard) -> dict:
+    """COCO metrics when the images with ``hard[i]`` take the cascade's detections."""
+    return coco_metrics(data, [b if h else a for a, b, h in zip(d1, d2, hard)])
+
+
+def curve(data: Preprocessed, phi, d1, d2, fractions, lat1: float, lat2: float, random_draws: int = 5,
+          seed: int = 0) -> pd.DataFrame:
+    """AP at each hard fraction: router (the top-k phi are hard) vs random routing (mean of draws)."""
+    n, rng, rows = len(phi), np.random.default_rng(seed), []
+    order = np.argsort(-np.asarray(phi), kind="stable")
+    for f in fractions:
+        m = round(f * n)
+        hard = np.zeros(n, bool)
+        hard[order[:m]] = True
+        router_ap = routed_ap(data, d1, d2, hard)["AP"]
+        rand = []
+        for _ in range(random_draws):
+            h = np.zeros(n, bool)
+            h[rng.choice(n, m, replace=False)] = True
+            rand.append(routed_ap(data, d1, d2, h)["AP"])
+        rows.append({"hard_fraction": m / n, "latency_ms": lat1 + m / n * (lat2 - lat1), "router_AP": router_ap,
+                     "random_AP": float(np.mean(rand)), "random_AP_std": float(np.std(rand))})
+    return pd.DataFrame(rows)
+
+
+@torch.no_grad()
+def measured_run(model: DynamicDetector, data: Preprocessed, tau: float) -> dict:
+    """Route every image of ``data`` one at a time with threshold ``tau``: mean ms/image, hard share, AP."""
+    model.eval()
+    dets, hard, t0 = [], [], time.perf_counter()
+    for i in range(len(data)):
+        out, route = model.predict(data.images[i:i + 1], threshold=tau)
+        dets += to_coco(out, data.targets[i:i + 1])
+        hard.append(bool(route[0]))
+    ms = 1e3 * (time.perf_counter() - t0) / len(data)
+    return {"ms_per_image": ms, "hard_fraction": float(np.mean(hard)), **coco_metrics(data, dets)}

@@ -1,0 +1,187 @@
+"""DynamicDet (Lin et al., CVPR 2023): two cascaded detectors and an adaptive router.
+
+Detector 1 = backbone 1 + neck 1 + head 1. The router reads backbone 1's multi-scale features
+F1 = [C1..C5] and outputs a difficulty score phi in (0, 1). For a *hard* image, backbone 2 runs on the same
+image with F1 embedded by a composite connection (CBNet's dense higher-level composition, DHLC): the output of
+backbone 2's stage i (i < 5) receives ``sum_{j > i} up(conv1x1_{j->i}(F1_j))``; neck 2 and head 2 then
+detect. Easy images exit after detector 1.
+
+Sign convention: phi is the *difficulty*; an image is hard when ``phi > threshold``. The official code's
+``score`` is ``1 - phi`` and routes hard when ``score < dy_thres``; both describe the same rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from detdesign.detection.config import DetectorConfig
+from detdesign.detection.model import Detector
+
+
+@dataclass(frozen=True)
+class DynamicConfig:
+    """Two detector configs (same input size and classes) and the router's hidden-width divisor."""
+
+    first: DetectorConfig = field(default_factory=DetectorConfig)
+    second: DetectorConfig = field(default_factory=DetectorConfig)
+    router_reduction: int = 4  # FC d -> floor(d / 4) -> 1
+
+    def __post_init__(self):
+        if self.first.image_size != self.second.image_size or self.first.num_classes != self.second.num_classes:
+            raise ValueError("both detectors need the same image_size and num_classes, got "
+                             f"{self.first.image_size}/{self.second.image_size} and "
+                             f"{self.first.num_classes}/{self.second.num_classes}")
+        if self.router_reduction < 1:
+            raise ValueError(f"router_reduction must be >= 1, got {self.router_reduction}")
+
+
+class AdaptiveRouter(nn.Module):
+    """phi = sigmoid(FC(ReLU(FC(concat_i GAP(F1_i))))): [B] difficulty in (0, 1) (DynamicDet section 3.2).
+
+    One addition to the paper: the pooled vector is standardised with per-dimension ``mean``/``std`` buffers
+    (identity until :meth:`set_normalisation`; stage-2 training sets them from the training images). Pooled
+    features of a trained backbone reach magnitudes of tens, which saturates the sigmoid at initialisation and
+    stalls the router (we saw phi = 1.000 for every image without it).
+    """
+
+    def __init__(self, channels: list[int], reduction: int = 4):
+        super().__init__()
+        d = sum(channels)
+        self.fc1 = nn.Linear(d, max(1, d // reduction))
+        self.fc2 = nn.Linear(max(1, d // reduction), 1)
+        self.register_buffer("mean", torch.zeros(d))
+        self.register_buffer("std", torch.ones(d))
+
+    @torch.no_grad()
+    def set_normalisation(self, pooled: Tensor) -> None:
+        """Standardise future inputs with the mean and std of ``pooled`` [N, d]."""
+        self.mean.copy_(pooled.mean(0))
+        self.std.copy_(pooled.std(0).clamp(min=1e-6))
+
+    @staticmethod
+    def pool(feats: list[Tensor]) -> Tensor:
+        """Concatenated global average pools of every scale: [B, d]."""
+        return torch.cat([f.mean(dim=(2, 3)) for f in feats], dim=1)
+
+    def from_pooled(self, pooled: Tensor) -> Tensor:
+        z = (pooled - self.mean) / self.std  # [B, d]
+        return torch.sigmoid(self.fc2(F.relu(self.fc1(z)))).squeeze(1)  # [B]
+
+    def forward(self, feats: list[Tensor]) -> Tensor:
+        return self.from_pooled(self.pool(feats))
+
+
+class Composite(nn.Module):
+    """DHLC: for each level i < L of backbone 2, 1x1 convs from every higher level j > i of backbone 1."""
+
+    def __init__(self, channels1: list[int], channels2: list[int]):
+        super().__init__()
+        n = len(channels1)
+        self.convs = nn.ModuleDict({f"{j}_{i}": nn.Conv2d(channels1[j], channels2[i], 1)
+                                    for i in range(n - 1) for j in range(i + 1, n)})
+
+    def forward(self, i: int, f1: list[Tensor], size) -> Tensor:
+        """What is added to backbone 2's level i+1 output (0-based ``i``)."""
+        out = 0
+        for j in range(i + 1, len(f1)):
+            out = out + F.interpolate(self.convs[f"{j}_{i}"](f1[j]), size=size, mode="nearest")
+        return out
+
+
+class DynamicDetector(nn.Module):
+    """``loss`` (stage 1: L1 + L2), ``router_loss`` (stage 2) and ``predict`` with per-image routing."""
+
+    def __init__(self, cfg: DynamicConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.first = Detector(cfg.first)
+        self.second = Detector(cfg.second)
+        if len(self.first.backbone.channels) != len(self.second.backbone.channels):
+            raise ValueError("both backbones need the same number of stages")
+        self.composite = Composite(self.first.backbone.channels, self.second.backbone.channels)
+        self.router = AdaptiveRouter(self.first.backbone.channels, cfg.router_reduction)
+
+    def features1(self, images: Tensor) -> list[Tensor]:
+        self.first.check_images(images)
+        return self.first.features(images)
+
+    def features2(self, images: Tensor, f1: list[Tensor]) -> list[Tensor]:
+        """Backbone 2 on ``images`` with F1 composed into each lower stage's output."""
+        bb = self.second.backbone
+        x = (images.float() - self.second.mean) / self.second.std
+        feats = []
+        for k, block in enumerate(bb.blocks):
+            x = block(x)
+            if k in bb.stage_ends:
+                i = len(feats)
+                if i < len(f1) - 1:
+                    x = x + self.composite(i, f1, x.shape[-2:])  # [B, C2_i, H_i, W_i]
+                feats.append(x)
+        return feats
+
+    def heads(self, images: Tensor):
+        """(F1, head outputs of detector 1, head outputs of detector 2) for every image."""
+        f1 = self.features1(images)
+        outs1 = self.first.head(self.first.neck(f1))
+        outs2 = self.second.head(self.second.neck(self.features2(images, f1)))
+        return f1, outs1, outs2
+
+    def loss(self, images: Tensor, targets: list[dict]):
+        """Stage 1: mean over images of L1 + L2; per-image dict with ``loss``, ``l1``, ``l2``."""
+        self.first.check_labels(targets)
+        _, outs1, outs2 = self.heads(images)
+        _, per1 = self.first.head.loss(outs1, targets)
+        _, per2 = self.second.head.loss(outs2, targets)
+        per = {"loss": per1["loss"] + per2["loss"], "l1": per1["loss"], "l2": per2["loss"]}
+        return per["loss"].mean(), per
+
+    @torch.no_grad()
+    def per_image_losses(self, images: Tensor, targets: list[dict]) -> tuple[Tensor, Tensor]:
+        """Detached (L1, L2) per image, each [B]."""
+        _, per = self.loss(images, targets)
+        return per["l1"], per["l2"]
+
+    @torch.no_grad()
+    def difficulty(self, images: Tensor) -> Tensor:
+        """Router difficulty phi [B] (reads detector 1's backbone only)."""
+        return self.router(self.features1(images))
+
+    @torch.no_grad()
+    def predict(self, images: Tensor, threshold: float | None = 0.5, route: Tensor | None = None):
+        """Detections per image in input order, and the bool mask of images sent to detector 2.
+
+        ``route`` (bool [B]) forces the routing (tests, random routing); otherwise hard = phi > threshold.
+        Each image is routed on its own: detector 2 runs only on the hard subset of the batch.
+        """
+        f1 = self.features1(images)
+        if route is None:
+            route = self.router(f1) > threshold
+        route = route.to(torch.bool).reshape(-1)
+        if route.shape[0] != images.shape[0]:
+            raise ValueError(f"route must have one entry per image ({images.shape[0]}), got {route.shape[0]}")
+        size = self.cfg.first.image_size
+        easy = (~route).nonzero().squeeze(1)
+        hard = route.nonzero().squeeze(1)
+        out: list = [None] * images.shape[0]
+        dets1 = self.first.head.decode(self.first.head(self.first.neck([f[easy] for f in f1])), size)
+        for k, i in enumerate(easy.tolist()):
+            out[i] = dets1[k]
+        f2 = self.features2(images[hard], [f[hard] for f in f1])
+        dets2 = self.second.head.decode(self.second.head(self.second.neck(f2)), size)
+        for k, i in enumerate(hard.tolist()):
+            out[i] = dets2[k]
+        return out, route
+
+
+def router_loss(phi: Tensor, l1: Tensor, l2: Tensor, delta: float) -> Tensor:
+    """DynamicDet stage-2 loss, mean over images: (1 - phi)(L1 - delta/2) + phi (L2 + delta/2).
+
+    L1, L2 are detached per-image losses; d loss / d phi = (L2 - L1) + delta, so images whose L1 - L2 exceeds
+    delta (detector 2 helps more than usual) are pushed towards phi = 1 (hard).
+    """
+    l1, l2 = l1.detach(), l2.detach()
+    return ((1 - phi) * (l1 - delta / 2) + phi * (l2 + delta / 2)).mean()
