@@ -1,6 +1,8 @@
 """The detection stack: ZenNAS-string backbones (C1..C5), a neck registry (FPN), an FCOS-style head,
-one training loop and COCO evaluation. ``DetectorConfig`` describes a detector; ``build_detector`` builds it."""
+one training loop and COCO evaluation.
+Necks: "fpn" and "bifpn". ``DetectorConfig`` describes a detector; ``build_detector`` builds it."""
 
+from detdesign.detection import bifpn as _bifpn  # noqa: F401  (registers the "bifpn" neck)
 from detdesign.detection.config import RESNET18_LIKE, RESNET50_LIKE, DetectorConfig, HeadConfig, NeckConfig, TrainConfig
 from detdesign.detection.data import Preprocessed, preprocess
 from detdesign.detection.evaluate import coco_metrics, evaluate, predict_all
