@@ -100,7 +100,7 @@ def test_fusion_modes():
 @pytest.mark.parametrize("fusion", ["sum", "softmax", "fast"])
 def test_bifpn_neck_in_a_detector(fusion):
     cfg = DetectorConfig(image_size=128, neck=NeckConfig(kind="bifpn", repeats=2, extra_levels=2, fusion=fusion))
-    det = build_detector(cfg)
+    det = build_detector(cfg).eval()  # P7 is 1x1 at 128 px: batch 1 needs eval-mode BN
     outs = det(torch.zeros(1, 3, 128, 128, dtype=torch.uint8))
     assert det.neck.out_levels == (3, 4, 5, 6, 7)
     assert [o[0].shape[-1] for o in outs] == [128 // 2 ** lv for lv in range(3, 8)]
