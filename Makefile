@@ -50,6 +50,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_zen.py
 	$(PY) benchmarks/bench_detection.py
+	$(PY) benchmarks/bench_search.py
 
 clean:
 	rm -rf runs .pytest_cache
