@@ -108,3 +108,42 @@ def test_bifpn_neck_in_a_detector(fusion):
     assert n_weights == (0 if fusion == "sum" else 2 * 2)  # one 2-input node per layer, 2 layers
     targets = [{"boxes": torch.tensor([[10.0, 10, 50, 60]]), "labels": torch.tensor([1])}] * 2
     assert math.isfinite(det.train().loss(torch.zeros(2, 3, 128, 128, dtype=torch.uint8), targets)[0].item())
+
+
+def test_classifier_training_is_seeded_and_learns_a_tiny_set():
+    from detdesign.classification import ClassifierTrainConfig, accuracy, train_classifier
+
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(32) % 4
+    x = 0.3 * torch.randn(32, 3, 32, 32, generator=g) + (y.float() - 1.5).view(-1, 1, 1, 1)  # brightness = class
+    cfg = ClassifierTrainConfig(epochs=15, batch_size=16, lr=0.05, warmup_iters=2, label_smoothing=0.0)
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        net = efficientnet((0.5, 0.5, 32, 0.0), num_classes=4, stem_stride=2)
+        runs.append(train_classifier(net, x, y, cfg))
+    assert runs[0] == runs[1] and runs[0][-1] < runs[0][0]
+    assert accuracy(net, x, y) > 0.25  # above chance (4 classes)
+    with pytest.raises(ValueError, match="as many images as labels"):
+        train_classifier(net, x, y[:3], cfg)
+
+
+def test_measure_accepts_prepared_inputs():
+    from detdesign.measure import count_flops, measure_latency
+
+    det = build_detector(DetectorConfig(image_size=128)).eval()
+    with torch.no_grad():
+        feats = det.features(torch.zeros(1, 3, 128, 128))
+    f = count_flops(det.neck, inputs=feats)
+    assert f.macs > 0 and f.input_shape[0] == 1
+    assert measure_latency(det.neck, inputs=feats, runs=2, warmup=0).batch_size == 1
+
+
+def test_compound_phi_matches_the_flops_target():
+    from detdesign.studies.scaling import BASE, _macs, compound_phi, variant
+
+    base = _macs(BASE, 32)
+    for k in (2, 3):
+        phi = compound_phi(k)
+        assert _macs(*variant("compound", phi)) <= 1.05 * 2 ** k * base
+        assert _macs(*variant("compound", phi + 0.05)) > 1.05 * 2 ** k * base

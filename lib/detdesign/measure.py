@@ -54,16 +54,22 @@ class FlopCount:
         return self.flops // 2
 
 
-def count_flops(model: nn.Module, input_shape=(1, 3, 224, 224)) -> FlopCount:
-    """Count the FLOPs of one eval-mode forward pass of ``model`` on an input of ``input_shape``."""
+def count_flops(model: nn.Module, input_shape=(1, 3, 224, 224), inputs=None) -> FlopCount:
+    """Count the FLOPs of one eval-mode forward pass of ``model`` on an input of ``input_shape``.
+
+    A model on the ``meta`` device is counted without allocating memory (EfficientNet-B7 at 600 px, say).
+    ``inputs`` (optional) replaces the zero tensor of ``input_shape`` (e.g. feature maps for a neck).
+    """
     _check_model(model)
-    x = _example(input_shape)
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    x = _example(input_shape).to(device) if inputs is None else inputs
     net = copy.deepcopy(model).eval()
     counter = FlopCounterMode(display=False)
     with torch.no_grad(), counter:
         net(x)
     by_op = {str(k): int(v) for k, v in counter.get_flop_counts().get("Global", {}).items()}
-    return FlopCount(int(counter.get_total_flops()), tuple(x.shape), by_op)
+    shape = tuple((x[0] if isinstance(x, (list, tuple)) else x).shape)
+    return FlopCount(int(counter.get_total_flops()), shape, by_op)
 
 
 @dataclass(frozen=True)
@@ -84,12 +90,15 @@ class Latency:
 
 
 def measure_latency(model: nn.Module, input_shape=(1, 3, 224, 224), runs: int = 20, warmup: int = 3,
-                    threads: int | None = None) -> Latency:
-    """Time an eval-mode forward pass on the CPU: ``warmup`` untimed runs, then ``runs`` timed ones."""
+                    threads: int | None = None, inputs=None) -> Latency:
+    """Time an eval-mode forward pass on the CPU: ``warmup`` untimed runs, then ``runs`` timed ones.
+
+    ``inputs`` (optional) replaces the zero tensor of ``input_shape``: e.g. a list of feature maps for a neck.
+    """
     _check_model(model)
     if runs < 1 or warmup < 0:
         raise ValueError(f"need runs >= 1 and warmup >= 0, got runs={runs}, warmup={warmup}")
-    x = _example(input_shape)
+    x = _example(input_shape) if inputs is None else inputs
     net = copy.deepcopy(model).eval()
     old_threads = torch.get_num_threads()
     if threads is not None:
@@ -106,4 +115,5 @@ def measure_latency(model: nn.Module, input_shape=(1, 3, 224, 224), runs: int = 
     finally:
         torch.set_num_threads(old_threads)
     q = statistics.quantiles(times, n=10) if len(times) > 1 else [times[0]] * 9
-    return Latency(statistics.median(times), q[0], q[-1], runs, warmup, int(x.shape[0]), used)
+    batch = int((x[0] if isinstance(x, (list, tuple)) else x).shape[0])
+    return Latency(statistics.median(times), q[0], q[-1], runs, warmup, batch, used)

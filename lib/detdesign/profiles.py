@@ -87,6 +87,25 @@ class MSEPSizes:
 
 
 @dataclass(frozen=True)
+class ScalingSizes:
+    """Sizes of ``04_compound_scaling``: the CIFAR-10 scaling grid and the BiFPN fusion ablation on BCCD."""
+
+    train_per_class: int  # CIFAR-10 training subset (fixed, seeded)
+    test_per_class: int
+    epochs: int
+    batch_size: int
+    max_iters_per_epoch: int | None
+    steps: tuple[int, ...]  # FLOPs multipliers 2**k for k in steps, along each axis
+    abg_points: int  # (alpha, beta, gamma) candidates trained at phi = 1, besides the paper's
+    det_image_size: int
+    det_epochs: int
+    det_max_iters_per_epoch: int | None
+    det_n_train: int | None
+    det_n_eval: int | None
+    latency_runs: int
+
+
+@dataclass(frozen=True)
 class DynamicSizes:
     """Sizes of ``05_dynamicdet``: the two-detector cascade, its router and the accuracy-speed curves."""
 
@@ -119,6 +138,7 @@ class Profile:
     detector: DetectorSizes
     msep: MSEPSizes
     dynamic: DynamicSizes
+    scaling: ScalingSizes
 
 
 _PROFILES = {
@@ -139,6 +159,9 @@ _PROFILES = {
                        proxy_batch=2, bootstrap=50),
         dynamic=DynamicSizes(image_size=128, epochs=1, batch_size=4, lr=2e-3, max_iters_per_epoch=2, n_train=8,
                              n_eval=6, router_epochs=5, latency_runs=3, random_draws=2, fraction_step=0.5),
+        scaling=ScalingSizes(train_per_class=10, test_per_class=5, epochs=1, batch_size=32, max_iters_per_epoch=2,
+                             steps=(1,), abg_points=1, det_image_size=128, det_epochs=1, det_max_iters_per_epoch=1,
+                             det_n_train=8, det_n_eval=4, latency_runs=3),
     ),
     "quick": Profile(
         name="quick",
@@ -159,6 +182,9 @@ _PROFILES = {
         dynamic=DynamicSizes(image_size=256, epochs=6, batch_size=8, lr=2e-3, max_iters_per_epoch=None,
                              n_train=None, n_eval=None, router_epochs=100, latency_runs=10, random_draws=5,
                              fraction_step=0.1),
+        scaling=ScalingSizes(train_per_class=200, test_per_class=50, epochs=3, batch_size=128,
+                             max_iters_per_epoch=None, steps=(1, 2), abg_points=2, det_image_size=256, det_epochs=3,
+                             det_max_iters_per_epoch=None, det_n_train=None, det_n_eval=None, latency_runs=10),
     ),
     "full": Profile(
         name="full",
@@ -180,6 +206,10 @@ _PROFILES = {
         dynamic=DynamicSizes(image_size=384, epochs=24, batch_size=8, lr=2e-3, max_iters_per_epoch=None,
                              n_train=None, n_eval=None, router_epochs=200, latency_runs=30, random_draws=20,
                              fraction_step=0.1),
+        scaling=ScalingSizes(train_per_class=300, test_per_class=200, epochs=6, batch_size=128,
+                             max_iters_per_epoch=None, steps=(1, 2, 3), abg_points=4, det_image_size=256,
+                             det_epochs=8, det_max_iters_per_epoch=None, det_n_train=None, det_n_eval=None,
+                             latency_runs=30),
     ),
 }
 
