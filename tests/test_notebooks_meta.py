@@ -1,6 +1,7 @@
 """House rules for the published notebooks (nbval re-runs them; this checks how they are stored)."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,9 @@ NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9]*.ipynb"))
 
 
 def test_there_are_notebooks():
-    assert [p.name for p in NOTEBOOKS][:2] == ["00_tour.ipynb", "01_bn_rescaling.ipynb"]
+    names = [p.name for p in NOTEBOOKS]
+    assert names[:3] == ["00_tour.ipynb", "00b_detector.ipynb", "01_bn_rescaling.ipynb"], names
+    assert all(re.fullmatch(r"\d\d[a-z]?_[a-z0-9_]+\.ipynb", n) for n in names), names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
