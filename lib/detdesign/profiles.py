@@ -182,8 +182,8 @@ _PROFILES = {
         dynamic=DynamicSizes(image_size=256, epochs=6, batch_size=8, lr=2e-3, max_iters_per_epoch=None,
                              n_train=None, n_eval=None, router_epochs=100, latency_runs=10, random_draws=5,
                              fraction_step=0.1),
-        scaling=ScalingSizes(train_per_class=200, test_per_class=50, epochs=3, batch_size=128,
-                             max_iters_per_epoch=None, steps=(1, 2), abg_points=2, det_image_size=256, det_epochs=3,
+        scaling=ScalingSizes(train_per_class=100, test_per_class=50, epochs=3, batch_size=128,
+                             max_iters_per_epoch=None, steps=(1, 2), abg_points=1, det_image_size=256, det_epochs=2,
                              det_max_iters_per_epoch=None, det_n_train=None, det_n_eval=None, latency_runs=10),
     ),
     "full": Profile(
@@ -206,9 +206,9 @@ _PROFILES = {
         dynamic=DynamicSizes(image_size=384, epochs=24, batch_size=8, lr=2e-3, max_iters_per_epoch=None,
                              n_train=None, n_eval=None, router_epochs=200, latency_runs=30, random_draws=20,
                              fraction_step=0.1),
-        scaling=ScalingSizes(train_per_class=300, test_per_class=200, epochs=6, batch_size=128,
-                             max_iters_per_epoch=None, steps=(1, 2, 3), abg_points=4, det_image_size=256,
-                             det_epochs=8, det_max_iters_per_epoch=None, det_n_train=None, det_n_eval=None,
+        scaling=ScalingSizes(train_per_class=200, test_per_class=100, epochs=5, batch_size=128,
+                             max_iters_per_epoch=None, steps=(1, 2, 3), abg_points=3, det_image_size=256,
+                             det_epochs=6, det_max_iters_per_epoch=None, det_n_train=None, det_n_eval=None,
                              latency_runs=30),
     ),
 }

@@ -1,6 +1,6 @@
 """Notebook ``04_compound_scaling``: EfficientNet's scaling grid on CIFAR-10, B0-B7 / D0-D7 tables, BiFPN fusion.
 
-Scaling grid: one small MBConv base network (:data:`BASE`, ~1 M MACs at 32 px) trained on a fixed CIFAR-10
+Scaling grid: one small MBConv base network (:data:`BASE`, 2.5 M MACs at 32 px) trained on a fixed CIFAR-10
 subset with one schedule; width only (w = 2^(k/2)), depth only (d = 2^k), resolution only (inputs upsampled to
 32 * 2^(k/2)) and compound (the paper's alpha, beta, gamma at phi = k), k in the profile's steps, so FLOPs grow
 about 2^k. All results are cached per configuration (resumable).
