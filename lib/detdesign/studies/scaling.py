@@ -222,8 +222,9 @@ def claims(df: pd.DataFrame, abg: pd.DataFrame, necks: pd.DataFrame) -> list[Cla
     """Ledger rows: single-axis saturation, compound vs single axes, the paper's coefficients, fusion."""
     top_k = df["k"].max()
     at_top = df[df["k"] == top_k].set_index("axis")["acc"]
-    gains = {a: (df[(df.axis == a)].sort_values("k")["acc"].diff().dropna()).tolist() for a in
-             ("width", "depth", "resolution")}
+    base = df[df.axis == "base"]
+    gains = {a: pd.concat([base, df[df.axis == a]]).sort_values("k")["acc"].diff().dropna().tolist()
+             for a in ("width", "depth", "resolution")}  # first gain = base -> k=1
     saturating = [a for a, g in gains.items() if len(g) >= 2 and g[-1] < g[0]]
     best_single = at_top.drop("compound").max()
     paper_acc = abg.loc[abg["paper"], "acc"].iloc[0]
@@ -231,7 +232,8 @@ def claims(df: pd.DataFrame, abg: pd.DataFrame, necks: pd.DataFrame) -> list[Cla
     fast, soft, fpn = (necks.loc[n] for n in ("BiFPN fast", "BiFPN softmax", "FPN"))
     return [
         Claim("04-single-saturates", "EfficientNet §3.2 (Fig. 3)", "scaling any single dimension helps but saturates",
-              f"smaller 2nd than 1st gain: {', '.join(saturating) or 'none'} (of width, depth, resolution)",
+              f"last gain smaller than the first: {', '.join(saturating) or 'none'} (of width, depth, resolution); "
+              f"first gains " + ", ".join(f"{a} {100 * g[0]:+.1f}" for a, g in gains.items()),
               "yes" if len(saturating) == 3 else ("partly" if saturating else "no"),
               "CIFAR-10 subset, short schedule; Fig. 3 numbers [UNVERIFIED]"),
         Claim("04-compound-best", "EfficientNet §3.3 (Fig. 4)", "compound scaling is more accurate at equal FLOPs",
