@@ -122,15 +122,17 @@ def fit(cfg, tcfg: TrainConfig, data: Preprocessed, base_dir: str | os.PathLike,
     """Build ``cfg`` (seeded by ``tcfg.seed``), train it with checkpoints, return (model, history, seconds).
 
     ``build(cfg, seed)`` makes the model (default :func:`build_detector`; DynamicDet passes its own).
-    The checkpoint directory is ``base_dir/<run_key(cfg, tcfg, image ids, size)>``, so a changed config never
-    resumes a stale run, and a finished run is loaded instead of retrained (its recorded training time is
-    returned). ``seconds`` is the wall time of all epochs, summed over interrupted sessions.
+    The checkpoint directory is ``base_dir/<run_key(cfg, tcfg, image ids, size, architecture)>`` (the
+    architecture = the names and shapes of the model's state dict), so a changed config or a code change to
+    the model never resumes a stale run, and a finished run is loaded instead of retrained (its recorded
+    training time is returned). ``seconds`` is the wall time of all epochs, summed over interrupted sessions.
     """
+    model = build(cfg, seed=tcfg.seed)
     ids = tuple(t["image_id"] for t in data.targets)
-    run = Path(base_dir) / run_key(cfg, tcfg, ids, data.size)
+    arch = tuple((k, tuple(v.shape)) for k, v in model.state_dict().items())
+    run = Path(base_dir) / run_key(cfg, tcfg, ids, data.size, arch)
     meta_path = run / "meta.json"
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {"seconds": 0.0}
-    model = build(cfg, seed=tcfg.seed)
     t0 = time.perf_counter()
     history = train(model, data, tcfg, ckpt_dir=run, desc=desc)
     meta["seconds"] += time.perf_counter() - t0
