@@ -136,6 +136,7 @@ def scatter_figure(df: pd.DataFrame, corr: pd.DataFrame, cols=("msep", "single_s
         ax.set_title(f"{col}: tau {corr.loc[col, 'kendall']:.2f}", fontsize=10)
     axes[0].set_ylabel("BCCD test AP")
     fig.suptitle("Backbones at equal MACs: proxy vs detection AP")
+    fig.tight_layout(rect=(0, 0, 1, 0.92))  # keep the suptitle clear of the panel titles
     return fig
 
 
@@ -169,6 +170,7 @@ def history_figure(results):
         ax.set(title=label, xlabel="iteration")
     axes[0].set_ylabel("best score in population")
     fig.suptitle("Evolutionary search under one MACs budget")
+    fig.tight_layout(rect=(0, 0, 1, 0.92))
     return fig
 
 
