@@ -140,12 +140,6 @@ class DynamicDetector(nn.Module):
         return per["loss"].mean(), per
 
     @torch.no_grad()
-    def per_image_losses(self, images: Tensor, targets: list[dict]) -> tuple[Tensor, Tensor]:
-        """Detached (L1, L2) per image, each [B]."""
-        _, per = self.loss(images, targets)
-        return per["l1"], per["l2"]
-
-    @torch.no_grad()
     def difficulty(self, images: Tensor) -> Tensor:
         """Router difficulty phi [B] (reads detector 1's backbone only)."""
         return self.router(self.features1(images))
