@@ -10,7 +10,7 @@ from detdesign.detection.backbone import Backbone
 from detdesign.proxies import compute
 from detdesign.proxies.entropy import MSEP_ALPHA, analytic_stage_scores, resolve_alpha, stage_scores
 from detdesign.search import Budget, Objective, SearchConfig, SearchSpace, cost, evolve, mutate, sample_allocations
-from detdesign.studies.msep import sweep_structure
+from detdesign.arch.structures import sweep_structure
 
 TWO_STAGE = "SuperConvK3BNRELU(3,8,2,1)SuperResK3K3(8,16,2,8,1)SuperResK1K5K1(16,32,2,8,1)"
 

@@ -11,7 +11,7 @@ from detdesign.data import load_naslib_zc
 from detdesign.measure import count_params
 from detdesign.proxies import compute, list_proxies
 from detdesign.studies import proxy_accuracy as study
-from detdesign.studies.bn_rescaling import plain_structure
+from detdesign.arch.structures import plain_structure
 
 ARCH = "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_3x3~1|none~2|"
 ALL = ("params", "flops", "grad_norm", "snip", "grasp", "fisher", "synflow", "jacob_cov", "naswot",

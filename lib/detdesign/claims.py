@@ -1,5 +1,11 @@
 """The claims ledger: every notebook ends by recording "paper says / we measured / holds?".
 
+A claim may carry **preconditions** (:class:`Precondition`: what must hold for the test to be able to decide,
+e.g. "the trained networks converged"), each with its measured value, its rule and whether it is met, and an
+**interval** (the uncertainty of the measured value). The verdict follows from one rule, :func:`verdict`:
+a claim whose preconditions are not all met is ``inconclusive`` whatever its measurement said (the note
+records what the measurement alone would have said), so "no" is reserved for a test that could have said yes.
+
 Each notebook calls :func:`record` once with its rows; they go to ``<claims>/<notebook>.csv`` of the
 profile (the committed ``data/claims/`` for ``full``). :func:`render_readme` rewrites the table between the
 README's ``<!-- claims:start -->`` and ``<!-- claims:end -->`` markers from those files, so the README never
@@ -8,22 +14,61 @@ carries a hand-typed number (``make claims``).
 
 from __future__ import annotations
 
+import json
+import math
+import operator
 import os
 import tempfile
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import pandas as pd
 
 from detdesign.outputs import outputs
 
-HOLDS = ("yes", "no", "partly", "not tested")
+HOLDS = ("yes", "partly", "no", "inconclusive", "not tested")
 START, END = "<!-- claims:start -->", "<!-- claims:end -->"
+_OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq}
+
+
+@dataclass(frozen=True)
+class Precondition:
+    """One thing that must hold for a claim's test to decide: ``name``, ``measured`` value (text), ``rule``, ``met``."""
+
+    name: str
+    measured: str
+    rule: str
+    met: bool
+
+    @classmethod
+    def check(cls, name: str, value: float, op: str, threshold: float, fmt: str = "{:.3g}") -> Precondition:
+        """``value op threshold`` (``op`` one of < <= > >= ==); a NaN value is never met."""
+        if op not in _OPS:
+            raise ValueError(f"precondition {name!r}: op must be one of {tuple(_OPS)}, got {op!r}")
+        value = float(value)
+        met = math.isfinite(value) and bool(_OPS[op](value, threshold))
+        return cls(name, fmt.format(value), f"{op} {fmt.format(threshold)}", met)
+
+
+def verdict(outcome: str, preconditions=()) -> str:
+    """The one verdict rule: ``inconclusive`` when any precondition is not met, else the measured ``outcome``."""
+    if outcome not in HOLDS:
+        raise ValueError(f"outcome must be one of {HOLDS}, got {outcome!r}")
+    return "inconclusive" if any(not p.met for p in preconditions) else outcome
+
+
+def interval(lo: float, hi: float, fmt: str = "{:+.3f}", level: str = "95%") -> str:
+    """A ledger interval column: ``"95% [lo, hi]"``; empty when either end is NaN."""
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return ""
+    return f"{level} [{fmt.format(lo)}, {fmt.format(hi)}]"
 
 
 @dataclass(frozen=True)
 class Claim:
-    """One ledger row. ``holds`` is one of ``yes``, ``no``, ``partly``, ``not tested``."""
+    """One ledger row. ``holds`` is the measured outcome (``yes``, ``partly``, ``no``, ``not tested``); it is
+    replaced by ``inconclusive`` (see :func:`verdict`) when a precondition is not met, with the reason and the
+    measured outcome appended to ``note``. ``interval``: the uncertainty of ``we_measured`` (:func:`interval`)."""
 
     claim_id: str
     paper: str
@@ -31,12 +76,30 @@ class Claim:
     we_measured: str
     holds: str
     note: str = ""
+    interval: str = ""
+    preconditions: tuple[Precondition, ...] = field(default_factory=tuple)
 
     def __post_init__(self):
         if self.holds not in HOLDS:
             raise ValueError(f"claim {self.claim_id!r}: holds must be one of {HOLDS}, got {self.holds!r}")
         if not self.claim_id:
             raise ValueError("claim_id must be a non-empty string such as '01-overflow'")
+        pre = tuple(self.preconditions)
+        if any(not isinstance(p, Precondition) for p in pre):
+            raise TypeError(f"claim {self.claim_id!r}: preconditions must be detdesign.claims.Precondition")
+        object.__setattr__(self, "preconditions", pre)
+        final = verdict(self.holds, pre)
+        if final != self.holds:
+            failed = ", ".join(f"{p.name} ({p.measured}, needs {p.rule})" for p in pre if not p.met)
+            reason = f"inconclusive: not met: {failed}; the measurement alone said {self.holds!r}"
+            object.__setattr__(self, "note", f"{self.note}; {reason}" if self.note else reason)
+            object.__setattr__(self, "holds", final)
+
+    def row(self) -> dict:
+        """The CSV row: preconditions as a JSON list of ``{name, measured, rule, met}``."""
+        out = asdict(self)
+        out["preconditions"] = json.dumps([asdict(p) for p in self.preconditions]) if self.preconditions else ""
+        return out
 
 
 COLUMNS = ("notebook", "profile", *(f.name for f in fields(Claim)))
@@ -49,7 +112,7 @@ def record(notebook: str, claims: list[Claim], profile: str) -> pd.DataFrame:
     if any(not isinstance(c, Claim) for c in claims):
         raise TypeError("record() takes a list of detdesign.claims.Claim")
     name = outputs(profile).profile
-    df = pd.DataFrame([{"notebook": notebook, "profile": name, **asdict(c)} for c in claims],
+    df = pd.DataFrame([{"notebook": notebook, "profile": name, **c.row()} for c in claims],
                       columns=list(COLUMNS))
     folder = outputs(profile).claims
     folder.mkdir(parents=True, exist_ok=True)
@@ -66,7 +129,19 @@ def load_all(folder: str | os.PathLike) -> pd.DataFrame:
     files = sorted(Path(folder).glob("*.csv"))
     if not files:
         return pd.DataFrame(columns=list(COLUMNS))
-    return pd.concat([pd.read_csv(f, keep_default_na=False) for f in files], ignore_index=True)
+    df = pd.concat([pd.read_csv(f, keep_default_na=False) for f in files], ignore_index=True)
+    for col in COLUMNS:  # ledgers written before a column existed read as empty there
+        if col not in df.columns:
+            df[col] = ""
+    return df[list(COLUMNS)]
+
+
+def preconditions_text(cell: str) -> str:
+    """The README's short form of a ledger's preconditions JSON: ``met name; NOT MET name``."""
+    if not cell:
+        return "none stated"
+    items = json.loads(cell)
+    return "; ".join(f"{'met' if p['met'] else 'NOT MET'}: {p['name']} ({p['measured']}, {p['rule']})" for p in items)
 
 
 def _cell(text) -> str:
@@ -74,13 +149,17 @@ def _cell(text) -> str:
 
 
 def to_markdown(df: pd.DataFrame) -> str:
-    """The README table: notebook, claim, paper says, we measured, profile, holds?, note."""
-    head = "| notebook | claim | paper says | we measured | profile | holds? | note |\n|---|---|---|---|---|---|---|"
+    """The README table: notebook, claim, paper says, we measured (+ interval), preconditions, profile, holds?, note."""
+    head = ("| notebook | claim | paper says | we measured | preconditions | profile | holds? | note |\n"
+            "|---|---|---|---|---|---|---|---|")
     if df.empty:
-        return head + "\n| _no claims recorded yet: run `make reproduce PROFILE=full`_ | | | | | | |"
-    rows = [f"| {_cell(r.notebook)} | {_cell(r.claim_id)} ({_cell(r.paper)}) | {_cell(r.paper_says)} | "
-            f"{_cell(r.we_measured)} | {_cell(r.profile)} | **{_cell(r.holds)}** | {_cell(r.note)} |"
-            for r in df.itertuples()]
+        return head + "\n| _no claims recorded yet: run `make reproduce PROFILE=full`_ | | | | | | | |"
+    rows = []
+    for r in df.itertuples():
+        measured = f"{r.we_measured} ({r.interval})" if r.interval else r.we_measured
+        rows.append(f"| {_cell(r.notebook)} | {_cell(r.claim_id)} ({_cell(r.paper)}) | {_cell(r.paper_says)} | "
+                    f"{_cell(measured)} | {_cell(preconditions_text(r.preconditions))} | {_cell(r.profile)} | "
+                    f"**{_cell(r.holds)}** | {_cell(r.note)} |")
     return "\n".join([head, *rows])
 
 

@@ -1,6 +1,7 @@
 """A small, seeded image-classification loop (CIFAR-10 scaling experiments of notebook 04).
 
-SGD with Nesterov momentum 0.9, linear warm-up then cosine decay per iteration, label smoothing 0.1, weight
+SGD with Nesterov momentum 0.9, linear warm-up then cosine decay per iteration (the shared
+:func:`detdesign.training.warmup_cosine` and :func:`~detdesign.training.optimizer_step`), label smoothing 0.1, weight
 decay 5e-4 (not on BN/bias), random crop (4 px zero padding) and horizontal flip on the 32x32 tensors, then
 bilinear resizing to ``input_size`` (resolution scaling feeds the *same* images upsampled, as EfficientNet's
 resolution axis does on a fixed dataset). Deterministic on CPU for a seed.
@@ -15,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from detdesign.progress import progress
+from detdesign.training import optimizer_step, warmup_cosine
 
 
 @dataclass(frozen=True)
@@ -62,14 +64,7 @@ def train_classifier(model, x: torch.Tensor, y: torch.Tensor, cfg: ClassifierTra
     per_epoch = math.ceil(len(x) / cfg.batch_size)
     if cfg.max_iters_per_epoch is not None:
         per_epoch = min(per_epoch, cfg.max_iters_per_epoch)
-    total = per_epoch * cfg.epochs
-
-    def factor(it: int) -> float:
-        if it < cfg.warmup_iters:
-            return (it + 1) / cfg.warmup_iters
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, (it - cfg.warmup_iters) / max(1, total - cfg.warmup_iters))))
-
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+    sched = warmup_cosine(opt, cfg.warmup_iters, per_epoch * cfg.epochs)
     losses = []
     model.train()
     with torch.random.fork_rng(devices=[]):
@@ -81,10 +76,7 @@ def train_classifier(model, x: torch.Tensor, y: torch.Tensor, cfg: ClassifierTra
                 idx = perm[it * cfg.batch_size:(it + 1) * cfg.batch_size]
                 xb = _resize(_augment(x[idx], g), cfg.input_size)
                 loss = F.cross_entropy(model(xb), y[idx], label_smoothing=cfg.label_smoothing)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
+                optimizer_step(loss, opt, sched)
                 running += loss.item()
             losses.append(running / per_epoch)
     return losses

@@ -12,6 +12,8 @@ row written so far, so a rerun skips the work already done::
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -104,3 +106,45 @@ class ResultCache:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+def _key_extras(obj, prefix: str = "") -> list[str]:
+    """``name=value`` of every ``repr=False`` dataclass field set away from its default (recursively)."""
+    out = []
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if not f.repr:
+            default = f.default if f.default is not dataclasses.MISSING else (
+                f.default_factory() if f.default_factory is not dataclasses.MISSING else dataclasses.MISSING)
+            if value != default:
+                out.append(f"{prefix}{f.name}={value!r}")
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            out += _key_extras(value, f"{prefix}{f.name}.")
+    return out
+
+
+def canonical(part) -> str:
+    """The text of one key part: ``repr`` (dataclass reprs are deterministic) plus non-default hidden fields.
+
+    Fields that a config gained after results were published are ``repr=False``; they are appended only when
+    they differ from their default, so every key computed before they existed is unchanged.
+    """
+    text = repr(part)
+    if dataclasses.is_dataclass(part) and not isinstance(part, type):
+        extras = _key_extras(part)
+        if extras:
+            text += "{" + ",".join(extras) + "}"
+    return text
+
+
+def content_key(*parts) -> str:
+    """A short, stable key of a job's content (configs, data ids, sizes, seeds): names caches and checkpoints.
+
+    The same content gives the same key on every machine and executor; the order of jobs never enters.
+    """
+    return hashlib.sha1("|".join(canonical(p) for p in parts).encode()).hexdigest()[:12]
+
+
+def seed_for(*parts, base: int = 0) -> int:
+    """A 31-bit seed derived from a job's content (never from its position in a queue)."""
+    return int(hashlib.sha256(f"{base}|{content_key(*parts)}".encode()).hexdigest()[:8], 16) & 0x7FFFFFFF

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 METHODS = ("spearman", "kendall")
@@ -49,3 +50,35 @@ def rank_diff_ci(a, b, y, method: str = "kendall", n_resamples: int = 1000, seed
         return point, float("nan"), float("nan")
     lo, hi = np.quantile(diffs, [(1 - level) / 2, (1 + level) / 2])
     return rank_corr(a, y, method) - rank_corr(b, y, method), float(lo), float(hi)
+
+
+def finite_pairs(df: pd.DataFrame, proxy: str, target: str) -> pd.DataFrame:
+    sub = df[[proxy, target]].replace([np.inf, -np.inf], np.nan).dropna()
+    return sub
+
+
+def correlation_table(df: pd.DataFrame, proxies, targets) -> pd.DataFrame:
+    """Spearman and Kendall of each proxy with each target (signed), with the number of cells used."""
+    rows = []
+    for p in proxies:
+        for t in targets:
+            sub = finite_pairs(df, p, t)
+            rows.append({"proxy": p, "target": t, "n": len(sub),
+                         "spearman": stats.spearmanr(sub[p], sub[t]).statistic,
+                         "kendall": stats.kendalltau(sub[p], sub[t]).statistic})
+    return pd.DataFrame(rows)
+
+
+def bootstrap_ci(df: pd.DataFrame, proxy: str, target: str, n_resamples: int, seed: int) -> tuple:
+    """95% percentile-bootstrap interval of Spearman(proxy, target) over cells (``scipy.stats.bootstrap``)."""
+    sub = finite_pairs(df, proxy, target)
+    return rank_ci(sub[proxy].to_numpy(), sub[target].to_numpy(), "spearman", n_resamples, seed)
+
+
+def top_precision(df: pd.DataFrame, proxy: str, target: str, frac: float = 0.1) -> float:
+    """Share of the top-``frac`` cells by proxy that are also top-``frac`` by accuracy."""
+    sub = finite_pairs(df, proxy, target)
+    k = max(1, round(frac * len(sub)))
+    top_p = set(sub[proxy].nlargest(k).index)
+    top_t = set(sub[target].nlargest(k).index)
+    return len(top_p & top_t) / k

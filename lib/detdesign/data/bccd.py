@@ -153,8 +153,8 @@ def load_bccd(split: str = "train", *, root=None, size: int | None = None, train
     return BCCD(records, report, size=size, train=train)
 
 
-def to_coco(records: list[Record]) -> dict:
-    """COCO-format ground truth (``bbox`` as xywh, category ids 1..3) for pycocotools."""
+def to_coco(records: list[Record], classes: tuple[str, ...] = CLASSES) -> dict:
+    """COCO-format ground truth (``bbox`` as xywh, category ids 1..K for ``classes``) for pycocotools."""
     images, annotations = [], []
     for rec in records:
         images.append({"id": rec.image_id, "file_name": rec.file_name, "width": rec.width,
@@ -164,18 +164,18 @@ def to_coco(records: list[Record]) -> dict:
             annotations.append({"id": len(annotations) + 1, "image_id": rec.image_id,
                                 "category_id": label + 1, "bbox": [box[0], box[1], w, h],
                                 "area": w * h, "iscrowd": 0})
-    categories = [{"id": i + 1, "name": n} for i, n in enumerate(CLASSES)]
+    categories = [{"id": i + 1, "name": n} for i, n in enumerate(classes)]
     return {"images": images, "annotations": annotations, "categories": categories}
 
 
-def coco_api(records: list[Record]):
+def coco_api(records: list[Record], classes: tuple[str, ...] = CLASSES):
     """A ``pycocotools.coco.COCO`` object holding :func:`to_coco` of ``records`` (no file written)."""
     import contextlib
     import io
 
     from pycocotools.coco import COCO
     coco = COCO()
-    coco.dataset = to_coco(records)
+    coco.dataset = to_coco(records, classes)
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints "creating index..."
         coco.createIndex()
     return coco

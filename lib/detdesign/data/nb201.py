@@ -75,3 +75,13 @@ def load_nb201(root=None) -> pd.DataFrame:
     if len(df) != len(a) or not (df["index"] == df["index_12"]).all():
         raise ValueError("the 200-epoch and 12-epoch NB201 tables do not join one-to-one on arch")
     return df.drop(columns=["index_12"])
+
+
+def sample_cells(nb201: pd.DataFrame, n: int, seed: int, extra: list[str] = ()) -> list[str]:
+    """``n`` cells stratified over CIFAR-10 accuracy deciles (prefix-stable), then ``extra`` cells."""
+    bins = pd.qcut(nb201["c10_test"].rank(method="first"), 10, labels=False)
+    rng = np.random.default_rng(seed)
+    strata = [list(rng.permutation(nb201.loc[bins == b, "arch"].to_numpy())) for b in range(10)]
+    picked = [strata[i % 10][i // 10] for i in range(n)]
+    seen = set(picked)
+    return picked + [a for a in extra if not (a in seen or seen.add(a))]

@@ -1,30 +1,58 @@
-"""The detection stack: ZenNAS-string backbones (C1..C5), a neck registry (FPN), an FCOS-style head,
-one training loop and COCO evaluation.
-Necks: "fpn" and "bifpn". ``DetectorConfig`` describes a detector; ``build_detector`` builds it."""
+"""The detection stack: ZenNAS-string backbones (C1..C5), registries of backbones, necks and heads, an
+FCOS-style head, one training loop and COCO evaluation.
+
+Registries: ``list_backbones()`` (named structures), ``list_necks()`` ("fpn", "bifpn"), ``list_heads()``
+("fcos"); ``DetectorConfig`` describes a detector and ``build_detector`` builds it.
+"""
 
 from detdesign.detection import bifpn as _bifpn  # noqa: F401  (registers the "bifpn" neck)
-from detdesign.detection.config import RESNET18_LIKE, RESNET50_LIKE, DetectorConfig, HeadConfig, NeckConfig, TrainConfig
-from detdesign.detection.data import Preprocessed, preprocess
-from detdesign.detection.evaluate import coco_metrics, evaluate, predict_all
+from detdesign.detection.backbone import create_backbone, list_backbones, register_backbone
+from detdesign.detection.bench import train_overhead
+from detdesign.detection.config import (
+    RESNET18_LIKE,
+    RESNET50_LIKE,
+    DetectorConfig,
+    HeadConfig,
+    NeckConfig,
+    TrainConfig,
+    scaled_size_ranges,
+)
+from detdesign.detection.data import Preprocessed, load_splits, preprocess
+from detdesign.detection.evaluate import bootstrap_ap, coco_metrics, evaluate, predict_all
+from detdesign.detection.head import create_head, list_heads, register_head
 from detdesign.detection.model import Detector, build_detector
-from detdesign.detection.training import fit, per_image_losses, run_key, train
+from detdesign.detection.neck import create_neck, list_necks, register_neck
+from detdesign.detection.training import Fit, Trained, fit, train
 
 __all__ = [
-                                        "RESNET18_LIKE",
-                                        "RESNET50_LIKE",
-                                        "Detector",
-                                        "DetectorConfig",
-                                        "HeadConfig",
-                                        "NeckConfig",
-                                        "Preprocessed",
-                                        "TrainConfig",
-                                        "build_detector",
-                                        "coco_metrics",
-                                        "evaluate",
-                                        "fit",
-                                        "per_image_losses",
-                                        "predict_all",
-                                        "preprocess",
-                                        "run_key",
-                                        "train",
+    "RESNET18_LIKE",
+    "RESNET50_LIKE",
+    "Detector",
+    "DetectorConfig",
+    "Fit",
+    "HeadConfig",
+    "NeckConfig",
+    "Preprocessed",
+    "TrainConfig",
+    "Trained",
+    "bootstrap_ap",
+    "build_detector",
+    "coco_metrics",
+    "create_backbone",
+    "create_head",
+    "create_neck",
+    "evaluate",
+    "fit",
+    "list_backbones",
+    "list_heads",
+    "list_necks",
+    "load_splits",
+    "predict_all",
+    "preprocess",
+    "register_backbone",
+    "register_head",
+    "register_neck",
+    "scaled_size_ranges",
+    "train",
+    "train_overhead",
 ]

@@ -10,6 +10,37 @@ from torch import Tensor, nn
 
 from detdesign.arch import ZenNet
 from detdesign.arch.zen_net import stage_ends
+from detdesign.detection.config import RESNET18_LIKE, RESNET50_LIKE
+from detdesign.registry import Registry
+
+BACKBONES = Registry("backbone")  # name -> ZenNAS structure string
+BACKBONES.register("resnet18_like", RESNET18_LIKE)
+BACKBONES.register("resnet50_like", RESNET50_LIKE)
+
+
+def register_backbone(name: str, structure: str) -> str:
+    """Register a named ZenNAS structure usable wherever a backbone string is accepted."""
+    ZenNet(structure, num_classes=1)  # parse now: a bad string fails at registration, not at training
+    return BACKBONES.register(name, structure)
+
+
+def list_backbones() -> list[str]:
+    """Registered backbone names."""
+    return BACKBONES.names()
+
+
+def backbone_structure(name_or_structure: str) -> str:
+    """A registered name's structure string; a structure string is returned as it is."""
+    if not isinstance(name_or_structure, str):
+        raise TypeError(f"a backbone is a registered name or a ZenNAS string, got {type(name_or_structure).__name__}")
+    if "(" in name_or_structure:
+        return name_or_structure
+    return BACKBONES.get(name_or_structure)
+
+
+def create_backbone(name_or_structure: str) -> Backbone:
+    """A :class:`Backbone` from a registered name (:func:`list_backbones`) or a ZenNAS structure string."""
+    return Backbone(backbone_structure(name_or_structure))
 
 
 class Backbone(nn.Module):
@@ -17,7 +48,7 @@ class Backbone(nn.Module):
 
     def __init__(self, structure: str):
         super().__init__()
-        net = ZenNet(structure, num_classes=1)
+        net = ZenNet(backbone_structure(structure), num_classes=1)
         self.blocks, self.spec = net.blocks, net.blocks_spec
         self.structure = net.structure
         self.stage_ends = stage_ends(self.spec)

@@ -1,4 +1,9 @@
-"""One frozen dataclass describes a whole detector; another describes its training schedule."""
+"""One frozen dataclass describes a whole detector; another describes its training schedule.
+
+Fields added after results were first published are declared ``field(..., repr=False)``: they enter a
+result's content key (:func:`detdesign.results.content_key`) only when set away from their default, so the
+published caches and checkpoints keep their keys while a non-default value still gets a key of its own.
+"""
 
 from __future__ import annotations
 
@@ -35,6 +40,10 @@ class HeadConfig:
     nms_iou: float = 0.6
     max_detections: int = 100
     pre_nms_top_k: int = 1000
+    kind: str = field(default="fcos", repr=False)  # registered head (detdesign.detection.head.list_heads)
+    # FCOS level assignment: boundaries of max(l, t, r, b) in input pixels between consecutive levels
+    # (None = 32, 64, 128, ...: half of FCOS's 64, 128, ... for 800-px COCO images); see ``scaled_size_ranges``
+    size_ranges: tuple[float, ...] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -62,3 +71,31 @@ class TrainConfig:
     flip: bool = True
     seed: int = 0
     max_iters_per_epoch: int | None = None  # cap for smoke runs
+    precision: str = field(default="fp32", repr=False)  # fp32 | bf16 (CPU/GPU autocast of forward + loss)
+    channels_last: bool = field(default=False, repr=False)  # NHWC memory format for convs
+    ema: float | None = field(default=None, repr=False)  # weight-EMA decay (e.g. 0.999); None = off
+    eval_every: int = field(default=1, repr=False)  # validation AP every this many epochs (when val given)
+
+    def __post_init__(self):
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.ema is not None and not 0.0 < self.ema < 1.0:
+            raise ValueError(f"ema must be a decay in (0, 1) such as 0.999, or None; got {self.ema!r}")
+        if self.epochs < 1 or self.batch_size < 1 or self.eval_every < 1:
+            raise ValueError(f"epochs, batch_size and eval_every must be >= 1, got {self.epochs}, "
+                             f"{self.batch_size}, {self.eval_every}")
+
+
+PRECISIONS = ("fp32", "bf16")
+
+
+def scaled_size_ranges(image_size: int, levels: int, reference: int = 800) -> tuple[float, ...]:
+    """FCOS's level boundaries (64, 128, 256, 512) scaled by ``image_size / reference``: ``levels - 1`` numbers.
+
+    FCOS chose its ranges for ~800-px COCO inputs; on a small canvas they send every object to the lowest
+    levels. Scaling keeps FCOS's *relative* assignment: at 256 px the P3..P7 boundaries are 20.5, 41, 82 and
+    164 px of max side distance (objects of roughly 41, 82, 164 and 328 px).
+    """
+    if image_size < 1 or levels < 1 or reference < 1:
+        raise ValueError(f"image_size, levels and reference must be >= 1, got {image_size}, {levels}, {reference}")
+    return tuple(2 ** (6 + i) * image_size / reference for i in range(levels - 1))

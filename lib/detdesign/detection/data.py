@@ -15,17 +15,22 @@ import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from detdesign.data.bccd import BCCD, Record
+from detdesign.data.bccd import BCCD, CLASSES, Record, load_bccd
 
 
 @dataclass
 class Preprocessed:
-    """A split letterboxed to ``size``: ``images`` uint8 [N,3,S,S], ``targets`` in input pixels."""
+    """A split letterboxed to ``size``: ``images`` uint8 [N,3,S,S], ``targets`` in input pixels.
+
+    ``records`` hold the ground truth at the original resolution (COCO evaluation), ``classes`` the class
+    names (category ``k + 1`` in COCO is ``classes[k]``).
+    """
 
     images: torch.Tensor
     targets: list[dict]
     records: list[Record]
     size: int
+    classes: tuple[str, ...] = CLASSES
 
     def __len__(self) -> int:
         return len(self.targets)
@@ -36,7 +41,7 @@ class Preprocessed:
         if not idx:
             raise ValueError("select() needs at least one index: an empty split cannot be trained or evaluated")
         return Preprocessed(self.images[idx].clone(), [self.targets[i] for i in idx],
-                            [self.records[i] for i in idx], self.size)
+                            [self.records[i] for i in idx], self.size, self.classes)
 
 
 def preprocess(ds: BCCD, size: int) -> Preprocessed:
@@ -53,6 +58,28 @@ def preprocess(ds: BCCD, size: int) -> Preprocessed:
         targets.append({"boxes": tgt["boxes"].as_subclass(torch.Tensor).clone(), "labels": tgt["labels"].clone(),
                         "image_id": tgt["image_id"], "scale": tgt["scale"]})
     return Preprocessed(torch.stack(images), targets, ds.records, size)
+
+
+def load_splits(size: int, n_train: int | None = None, n_eval: int | None = None, dataset: str = "bccd",
+                **options) -> dict[str, Preprocessed]:
+    """train / val / test of ``dataset`` at ``size`` (first ``n_train`` / ``n_eval`` images when set).
+
+    ``dataset``: ``"bccd"`` (letterboxed BCCD) or ``"scenes"`` (the CIFAR-10 multi-scale scenes,
+    :func:`detdesign.data.scenes.load_scenes`; ``options`` go to its :class:`~detdesign.data.scenes.SceneConfig`).
+    """
+    if dataset == "bccd":
+        if options:
+            raise ValueError(f"BCCD takes no options, got {sorted(options)}")
+        out = {}
+        for split, n in (("train", n_train), ("val", n_eval), ("test", n_eval)):
+            data = preprocess(load_bccd(split), size)
+            out[split] = data if n is None else data.select(slice(0, n))
+        return out
+    if dataset == "scenes":
+        from detdesign.data.scenes import load_scene_splits
+
+        return load_scene_splits(size, n_train, n_eval, **options)
+    raise ValueError(f"dataset must be 'bccd' or 'scenes', got {dataset!r}")
 
 
 def augmenter(flip: bool, scale_jitter: tuple[float, float] | None) -> v2.Compose:

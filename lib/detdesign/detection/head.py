@@ -24,8 +24,21 @@ from torch import Tensor, nn
 from torchvision.ops import batched_nms, generalized_box_iou_loss, sigmoid_focal_loss
 
 from detdesign.detection.config import HeadConfig
+from detdesign.registry import Registry
 
 INF = 1e8
+HEADS = Registry("head")
+register_head = HEADS.register
+
+
+def list_heads() -> list[str]:
+    """Registered head kinds (``HeadConfig.kind``)."""
+    return HEADS.names()
+
+
+def create_head(cfg: HeadConfig, in_channels: int, num_classes: int, strides: tuple[int, ...]) -> nn.Module:
+    """The head ``cfg.kind`` for a neck of ``in_channels`` and levels at ``strides``."""
+    return HEADS.create(cfg.kind, cfg, in_channels, num_classes, strides)
 
 
 def _tower(convs: int, channels: int) -> nn.Sequential:
@@ -36,6 +49,7 @@ def _tower(convs: int, channels: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+@register_head("fcos")
 class FCOSHead(nn.Module):
     """Shared towers and predictors; ``forward(feats) -> list of (cls, box, ctr)`` per level."""
 
@@ -54,7 +68,13 @@ class FCOSHead(nn.Module):
                 nn.init.normal_(m.weight, std=0.01)
                 nn.init.zeros_(m.bias)
         nn.init.constant_(self.cls_logits.bias, -math.log((1 - 0.01) / 0.01))  # prior 0.01
-        lo = [0] + [2 ** (5 + i) for i in range(len(strides) - 1)]  # 0, 64, 128, ... as in FCOS (x stride/8)
+        bounds = cfg.size_ranges
+        if bounds is None:
+            bounds = tuple(2 ** (5 + i) for i in range(len(strides) - 1))  # 32, 64, ...: FCOS's 64, 128, ... / 2
+        if len(bounds) != len(strides) - 1 or list(bounds) != sorted(bounds):
+            raise ValueError(f"size_ranges needs {len(strides) - 1} increasing boundaries for {len(strides)} "
+                             f"levels, got {bounds}")
+        lo = [0.0, *bounds]
         self.size_ranges = [(lo[i], lo[i + 1] if i + 1 < len(strides) else INF) for i in range(len(strides))]
 
     def forward(self, feats: list[Tensor]) -> list[tuple[Tensor, Tensor, Tensor]]:
@@ -87,15 +107,16 @@ class FCOSHead(nn.Module):
         """Per location: class index (-1 = background), target box [N, 4] (xyxy)."""
         n = len(pts)
         if len(boxes) == 0:
-            return torch.full((n,), -1, dtype=torch.long), torch.zeros(n, 4)
+            return (torch.full((n,), -1, dtype=torch.long, device=pts.device),
+                    torch.zeros(n, 4, device=pts.device))
         x, y = pts[:, 0:1], pts[:, 1:2]  # [N, 1]
         ltrb = torch.stack([x - boxes[:, 0], y - boxes[:, 1], boxes[:, 2] - x, boxes[:, 3] - y], dim=2)
         inside = ltrb.min(dim=2).values > 0  # [N, G]
         cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
         r = self.cfg.center_sampling * strides[:, None]
         near = ((x - cx).abs() < r) & ((y - cy).abs() < r)
-        lo = torch.tensor([a for a, _ in self.size_ranges])[level_of][:, None]
-        hi = torch.tensor([b for _, b in self.size_ranges])[level_of][:, None]
+        lo = torch.tensor([a for a, _ in self.size_ranges], device=pts.device)[level_of][:, None]
+        hi = torch.tensor([b for _, b in self.size_ranges], device=pts.device)[level_of][:, None]
         m = ltrb.max(dim=2).values
         ok = inside & near & (m >= lo) & (m <= hi)
         area = ((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]))[None].expand(n, -1)
@@ -104,10 +125,27 @@ class FCOSHead(nn.Module):
         cls = torch.where(best_area < INF, labels[best], torch.full_like(best, -1))
         return cls, boxes[best]
 
+    @torch.no_grad()
+    def level_counts(self, image_size: int, targets: list[dict]) -> list[int]:
+        """Positive locations per level (P3, P4, ...) that :meth:`loss` would assign for ``targets``."""
+        pts, strides, level_of = [], [], []
+        for i, s in enumerate(self.strides):
+            h = w = -(-image_size // s)
+            pts.append(self.points(h, w, s))
+            strides.append(torch.full((h * w,), s))
+            level_of.append(torch.full((h * w,), i))
+        pts, strides, level_of = torch.cat(pts), torch.cat(strides), torch.cat(level_of)
+        counts = torch.zeros(len(self.strides), dtype=torch.long)
+        for t in targets:
+            tcls, _ = self._targets(t["boxes"].float(), t["labels"].long(), pts, strides, level_of)
+            counts += torch.bincount(level_of[tcls >= 0], minlength=len(self.strides))
+        return counts.tolist()
+
     def loss(self, outs, targets: list[dict]) -> tuple[Tensor, dict]:
         """Mean over images of the per-image loss; the dict holds per-image ``loss``, ``cls``, ``box``, ``ctr``."""
         cls, box, ctr, pts, strides = self._flatten(outs)
-        level_of = torch.cat([torch.full((o[0].shape[2] * o[0].shape[3],), i) for i, o in enumerate(outs)])
+        level_of = torch.cat([torch.full((o[0].shape[2] * o[0].shape[3],), i, device=cls.device)
+                              for i, o in enumerate(outs)])
         per = {k: [] for k in ("loss", "cls", "box", "ctr")}
         for i, t in enumerate(targets):
             tcls, tbox = self._targets(t["boxes"].float(), t["labels"].long(), pts, strides, level_of)

@@ -7,8 +7,8 @@ from torch import Tensor, nn
 
 from detdesign.detection.backbone import Backbone
 from detdesign.detection.config import DetectorConfig
-from detdesign.detection.head import FCOSHead
-from detdesign.detection.neck import build_neck
+from detdesign.detection.head import create_head
+from detdesign.detection.neck import create_neck
 
 # ImageNet-style normalisation constants, applied inside the model so inputs are plain uint8 -> float images
 MEAN = (0.485, 0.456, 0.406)
@@ -24,13 +24,13 @@ class Detector(nn.Module):
             raise ValueError(f"num_classes must be >= 1, got {cfg.num_classes}")
         self.cfg = cfg
         self.backbone = Backbone(cfg.backbone)
-        self.neck = build_neck(cfg.neck, self.backbone.channels)
+        self.neck = create_neck(cfg.neck, self.backbone.channels)
         max_stride = 2 ** max(self.neck.out_levels)
         if cfg.image_size % max_stride:
             raise ValueError(f"image_size {cfg.image_size} must be divisible by the largest stride {max_stride}; "
                              f"use e.g. {cfg.image_size // max_stride * max_stride or max_stride}")
         strides = tuple(2 ** lv for lv in self.neck.out_levels)
-        self.head = FCOSHead(cfg.head, cfg.neck.channels, cfg.num_classes, strides)
+        self.head = create_head(cfg.head, cfg.neck.channels, cfg.num_classes, strides)
         self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1) * 255, persistent=False)
         self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1) * 255, persistent=False)
 
@@ -55,14 +55,20 @@ class Detector(nn.Module):
         return self.head(self.neck(self.features(images)))
 
     def loss(self, images: Tensor, targets: list[dict]):
-        """(batch loss, per-image loss dict); see :meth:`FCOSHead.loss`."""
+        """(batch loss, per-image loss dict); see :meth:`FCOSHead.loss`. Losses are computed in float32
+        (head outputs are cast up), so a bf16-autocast forward never rounds a loss."""
         self.check_labels(targets)
-        return self.head.loss(self(images), targets)
+        return self.head.loss(_float(self(images)), targets)
 
     @torch.no_grad()
     def predict(self, images: Tensor) -> list[dict]:
         """Detections per image in input-pixel coordinates (eval mode is the caller's choice)."""
-        return self.head.decode(self(images), self.cfg.image_size)
+        return self.head.decode(_float(self(images)), self.cfg.image_size)
+
+
+def _float(outs):
+    """Head outputs (per level, a tuple of tensors) in float32."""
+    return [tuple(o.float() for o in level) for level in outs]
 
 
 def build_detector(cfg: DetectorConfig, seed: int = 0) -> Detector:

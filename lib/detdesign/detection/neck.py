@@ -13,15 +13,15 @@ from torchvision.ops import FeaturePyramidNetwork
 from torchvision.ops.feature_pyramid_network import LastLevelP6P7
 
 from detdesign.detection.config import NeckConfig
+from detdesign.registry import Registry
 
-NECKS: dict = {}
+NECKS = Registry("neck")
+register_neck = NECKS.register
 
 
-def register_neck(name: str):
-    def deco(cls):
-        NECKS[name] = cls
-        return cls
-    return deco
+def list_necks() -> list[str]:
+    """Registered neck kinds (``NeckConfig.kind``)."""
+    return NECKS.names()
 
 
 @register_neck("fpn")
@@ -45,7 +45,6 @@ class FPN(nn.Module):
         return outs[: self.num_outputs]  # LastLevelP6P7 always adds two; keep what was asked for
 
 
-def build_neck(cfg: NeckConfig, in_channels: list[int]) -> nn.Module:
-    if cfg.kind not in NECKS:
-        raise ValueError(f"unknown neck {cfg.kind!r}; registered: {sorted(NECKS)}")
-    return NECKS[cfg.kind](cfg, in_channels)
+def create_neck(cfg: NeckConfig, in_channels: list[int]) -> nn.Module:
+    """The neck ``cfg.kind`` over backbone levels with ``in_channels`` (C1..C5 widths)."""
+    return NECKS.create(cfg.kind, cfg, in_channels)

@@ -1,18 +1,20 @@
-"""One training loop for every detector in the project: seeded, resumable, with per-image losses.
+"""One training loop for every detector in the project: seeded, resumable, with a validation curve.
 
-AdamW (or SGD with momentum 0.9) with linear warm-up and cosine decay per iteration, gradient clipping at
-10, a tqdm bar showing the loss, and a checkpoint after every epoch (plain state dicts; loaded with
-``weights_only=True``). With ``ckpt_dir`` set, a rerun resumes from the last completed epoch and returns the
-same history. On CPU with the same seed the run is bit-identical.
+AdamW (or SGD with momentum 0.9) with the shared warm-up + cosine schedule (:mod:`detdesign.training`),
+gradient clipping at 10, optional bf16 autocast + channels_last (``TrainConfig.precision`` /
+``channels_last``), an optional weight EMA (``TrainConfig.ema``; the returned model holds the averaged
+weights), a tqdm bar showing the loss, validation AP after every ``eval_every`` epochs when ``val`` is given,
+and a checkpoint after every epoch (plain state dicts; loaded with ``weights_only=True``). With ``ckpt_dir``
+set, a rerun resumes from the last completed epoch and returns the same history and curve. On CPU with the
+same seed the run is bit-identical.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import math
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -22,6 +24,29 @@ from detdesign.detection.config import TrainConfig
 from detdesign.detection.data import Preprocessed, TrainView, augmenter, collate
 from detdesign.detection.model import build_detector
 from detdesign.progress import progress
+from detdesign.results import content_key
+from detdesign.training import EMA, autocast, convergence, memory_format, optimizer_step, warmup_cosine
+
+
+@dataclass
+class Trained:
+    """What :func:`train` returns: per-iteration ``history`` and the per-evaluation validation ``curve``."""
+
+    history: pd.DataFrame
+    curve: pd.DataFrame
+    epochs_run: int = 0  # epochs trained by this call (0 when a finished checkpoint was loaded)
+
+
+@dataclass
+class Fit:
+    """What :func:`fit` returns: the trained model (EMA weights when enabled, eval mode), its history and
+    validation curve, the training wall time summed over resumed segments, and :func:`convergence` of the curve."""
+
+    model: torch.nn.Module
+    history: pd.DataFrame
+    curve: pd.DataFrame
+    seconds: float
+    convergence: dict
 
 
 def _optimizer(model, cfg: TrainConfig):
@@ -33,112 +58,143 @@ def _optimizer(model, cfg: TrainConfig):
     raise ValueError(f"optimizer must be 'adamw' or 'sgd', got {cfg.optimizer!r}")
 
 
-def _schedule(opt, cfg: TrainConfig, total: int):
-    def factor(it: int) -> float:
-        if it < cfg.warmup_iters:
-            return (it + 1) / cfg.warmup_iters
-        frac = (it - cfg.warmup_iters) / max(1, total - cfg.warmup_iters)
-        return 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))
-    return torch.optim.lr_scheduler.LambdaLR(opt, factor)
-
-
 def _save(path: Path, state: dict) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
     os.replace(tmp, path)
 
 
-def train(model, data: Preprocessed, cfg: TrainConfig, ckpt_dir: str | os.PathLike | None = None,
-          desc: str = "train") -> pd.DataFrame:
-    """Train ``model`` on ``data``; return the per-iteration history (epoch, iter, loss, cls, box, ctr, lr)."""
-    if len(data) == 0:
-        raise ValueError("empty image list: nothing to train on")
-    loader = torch.utils.data.DataLoader(
-        TrainView(data, augmenter(cfg.flip, cfg.scale_jitter)), batch_size=cfg.batch_size, shuffle=True,
-        collate_fn=collate, generator=torch.Generator().manual_seed(cfg.seed), drop_last=len(data) > cfg.batch_size)
-    per_epoch = len(loader) if cfg.max_iters_per_epoch is None else min(len(loader), cfg.max_iters_per_epoch)
-    opt = _optimizer(model, cfg)
-    sched = _schedule(opt, cfg, per_epoch * cfg.epochs)
-    history, start, rng = [], 0, None
-    ckpt = Path(ckpt_dir) / "last.pt" if ckpt_dir is not None else None
-    if ckpt is not None and ckpt.exists():
-        state = torch.load(ckpt, weights_only=True)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        history, start, rng = state["history"], state["epoch"], state["rng"]
-        loader.generator.set_state(state["loader_rng"])
-    with torch.random.fork_rng(devices=[]):  # augmentation draws from a seeded, private RNG stream
-        torch.manual_seed(cfg.seed) if rng is None else torch.set_rng_state(rng)
-        _epochs(model, loader, opt, sched, cfg, per_epoch, start, history, ckpt, desc)
-    return pd.DataFrame(history)
+def _load(path: Path) -> dict:
+    try:
+        return torch.load(path, weights_only=True)
+    except Exception as err:  # a truncated or foreign file: name it and say how to recover
+        raise ValueError(f"checkpoint {path} cannot be read ({type(err).__name__}: {err}); delete it to retrain "
+                         "from the start") from None
 
 
-def _epochs(model, loader, opt, sched, cfg, per_epoch, start, history, ckpt, desc) -> None:
-    for epoch in range(start, cfg.epochs):
+def _val_row(model, val: Preprocessed, epoch: int, device: str, precision: str) -> dict:
+    from detdesign.detection.evaluate import evaluate
+
+    m = evaluate(model, val, device=device, precision=precision)
+    return {"epoch": epoch, "AP": m["AP"], "AP50": m["AP50"]}
+
+
+class _Loop:
+    """The state of one training: model, optimiser, schedule, EMA, loader, and what has been recorded."""
+
+    def __init__(self, model, data: Preprocessed, cfg: TrainConfig, device: str):
+        self.model, self.cfg, self.device = model, cfg, device
+        self.fmt = memory_format(cfg.channels_last)
+        model.to(device=device, memory_format=self.fmt)
+        self.loader = torch.utils.data.DataLoader(
+            TrainView(data, augmenter(cfg.flip, cfg.scale_jitter)), batch_size=cfg.batch_size, shuffle=True,
+            collate_fn=collate, generator=torch.Generator().manual_seed(cfg.seed),
+            drop_last=len(data) > cfg.batch_size)
+        n = len(self.loader)
+        self.per_epoch = n if cfg.max_iters_per_epoch is None else min(n, cfg.max_iters_per_epoch)
+        self.opt = _optimizer(model, cfg)
+        self.sched = warmup_cosine(self.opt, cfg.warmup_iters, self.per_epoch * cfg.epochs)
+        self.ema = EMA(model, cfg.ema) if cfg.ema is not None else None
+        self.history, self.curve, self.epoch, self.rng = [], [], 0, None
+
+    def state(self) -> dict:
+        return {"model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
+                "scheduler": self.sched.state_dict(), "history": self.history, "curve": self.curve,
+                "epoch": self.epoch, "rng": torch.get_rng_state(), "loader_rng": self.loader.generator.get_state(),
+                **({"ema": self.ema.state_dict()} if self.ema is not None else {})}
+
+    def restore(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["optimizer"])
+        self.sched.load_state_dict(state["scheduler"])
+        self.history, self.curve = state["history"], state.get("curve", [])
+        self.epoch, self.rng = state["epoch"], state["rng"]
+        self.loader.generator.set_state(state["loader_rng"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
+
+    def eval_model(self):
+        return self.ema.module if self.ema is not None else self.model
+
+    def run_epoch(self, desc: str) -> None:
+        model, cfg = self.model, self.cfg
         model.train()
-        bar = progress(total=per_epoch, desc=f"{desc} epoch {epoch + 1}/{cfg.epochs}", leave=False)
-        for it, (images, targets) in enumerate(loader):
-            if it >= per_epoch:
+        bar = progress(total=self.per_epoch, desc=f"{desc} epoch {self.epoch + 1}/{cfg.epochs}", leave=False)
+        for it, (images, targets) in enumerate(self.loader):
+            if it >= self.per_epoch:
                 break
-            loss, per = model.loss(images, targets)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
-            opt.step()
-            sched.step()
-            history.append({"epoch": epoch, "iter": epoch * per_epoch + it, "loss": loss.item(),
-                            **{k: v.mean().item() for k, v in per.items() if k != "loss"},
-                            "lr": opt.param_groups[0]["lr"]})
+            images = images.to(self.device).contiguous(memory_format=self.fmt)
+            targets = [{**t, "boxes": t["boxes"].to(self.device), "labels": t["labels"].to(self.device)}
+                       for t in targets]
+            with autocast(cfg.precision, self.device):
+                loss, per = model.loss(images, targets)
+            optimizer_step(loss, self.opt, self.sched, model.parameters(), clip=10.0)
+            if self.ema is not None:
+                self.ema.update(model)
+            self.history.append({"epoch": self.epoch, "iter": self.epoch * self.per_epoch + it, "loss": loss.item(),
+                                 **{k: v.float().mean().item() for k, v in per.items() if k != "loss"},
+                                 "lr": self.opt.param_groups[0]["lr"]})
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.3f}")
         bar.close()
-        if ckpt is not None:
-            ckpt.parent.mkdir(parents=True, exist_ok=True)
-            _save(ckpt, {"model": model.state_dict(), "optimizer": opt.state_dict(),
-                         "scheduler": sched.state_dict(), "history": history, "epoch": epoch + 1,
-                         "rng": torch.get_rng_state(), "loader_rng": loader.generator.get_state()})
+        self.epoch += 1
 
 
-@torch.no_grad()
-def per_image_losses(model, data: Preprocessed, batch_size: int = 8) -> torch.Tensor:
-    """Detached per-image losses of ``data`` without augmentation, model in eval mode ([N])."""
-    model.eval()
-    out = []
-    for start in range(0, len(data), batch_size):
-        images = data.images[start:start + batch_size]
-        targets = data.targets[start:start + batch_size]
-        out.append(model.loss(images, targets)[1]["loss"])
-    return torch.cat(out)
-
-
-def run_key(*parts) -> str:
-    """A short, stable key of configs and data (dataclass reprs are deterministic): names a checkpoint dir."""
-    return hashlib.sha1("|".join(repr(p) for p in parts).encode()).hexdigest()[:12]
+def train(model, data: Preprocessed, cfg: TrainConfig, ckpt_dir: str | os.PathLike | None = None,
+          desc: str = "train", val: Preprocessed | None = None, device: str = "cpu") -> Trained:
+    """Train ``model`` on ``data``: per-iteration history (epoch, iter, loss, cls, box, ctr, lr) and, with
+    ``val``, the validation curve (epoch, AP, AP50). With cfg.ema the model ends holding the EMA weights."""
+    if len(data) == 0:
+        raise ValueError("empty image list: nothing to train on")
+    loop = _Loop(model, data, cfg, device)
+    ckpt = Path(ckpt_dir) / "last.pt" if ckpt_dir is not None else None
+    if ckpt is not None and ckpt.exists():
+        loop.restore(_load(ckpt))
+    start = loop.epoch
+    with torch.random.fork_rng(devices=[]):  # augmentation draws from a seeded, private RNG stream
+        torch.manual_seed(cfg.seed) if loop.rng is None else torch.set_rng_state(loop.rng)
+        while loop.epoch < cfg.epochs:
+            loop.run_epoch(desc)
+            if val is not None and (loop.epoch % cfg.eval_every == 0 or loop.epoch == cfg.epochs):
+                loop.curve.append(_val_row(loop.eval_model(), val, loop.epoch, device, cfg.precision))
+            if ckpt is not None:
+                ckpt.parent.mkdir(parents=True, exist_ok=True)
+                _save(ckpt, loop.state())
+    if loop.ema is not None:
+        model.load_state_dict(loop.ema.module.state_dict())
+    return Trained(pd.DataFrame(loop.history), pd.DataFrame(loop.curve, columns=["epoch", "AP", "AP50"]),
+                   loop.epoch - start)
 
 
 def fit(cfg, tcfg: TrainConfig, data: Preprocessed, base_dir: str | os.PathLike, desc: str = "train",
-        build=build_detector):
-    """Build ``cfg`` (seeded by ``tcfg.seed``), train it with checkpoints, return (model, history, seconds).
+        build=build_detector, val: Preprocessed | None = None, device: str = "cpu") -> Fit:
+    """Build ``cfg`` (seeded by ``tcfg.seed``), train it with checkpoints, return a :class:`Fit`.
 
     ``build(cfg, seed)`` makes the model (default :func:`build_detector`; DynamicDet passes its own).
-    The checkpoint directory is ``base_dir/<run_key(cfg, tcfg, image ids, size, architecture)>`` (the
-    architecture = the names and shapes of the model's state dict), so a changed config or a code change to
-    the model never resumes a stale run, and a finished run is loaded instead of retrained (its recorded
-    training time is returned). ``seconds`` is the wall time of all epochs, summed over interrupted sessions.
+    The checkpoint directory is ``base_dir/<content_key(cfg, tcfg, image ids, size, architecture)>`` (the
+    architecture = the names and shapes of the model's state dict; validation image ids when ``val`` is
+    given), so a changed config or a code change to the model never resumes a stale run, and a finished run
+    is loaded instead of retrained. ``seconds`` sums the wall time of every training segment (an interrupted
+    run adds the time of each session; loading a finished run adds nothing).
     """
     model = build(cfg, seed=tcfg.seed)
     ids = tuple(t["image_id"] for t in data.targets)
     arch = tuple((k, tuple(v.shape)) for k, v in model.state_dict().items())
-    run = Path(base_dir) / run_key(cfg, tcfg, ids, data.size, arch)
+    parts = (cfg, tcfg, ids, data.size, arch)
+    if val is not None:
+        parts += (tuple(t["image_id"] for t in val.targets), val.size)
+    run = Path(base_dir) / content_key(*parts)
     meta_path = run / "meta.json"
-    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {"seconds": 0.0}
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    segments = meta.get("segments", [meta["seconds"]] if meta.get("seconds") else [])
     t0 = time.perf_counter()
-    history = train(model, data, tcfg, ckpt_dir=run, desc=desc)
-    meta["seconds"] += time.perf_counter() - t0
+    trained = train(model, data, tcfg, ckpt_dir=run, desc=desc, val=val, device=device)
+    if trained.epochs_run:
+        segments.append(time.perf_counter() - t0)
+    meta.update(segments=segments, seconds=float(sum(segments)))
     meta["epochs"] = tcfg.epochs
     run.mkdir(parents=True, exist_ok=True)
     tmp = meta_path.with_suffix(".tmp")
     tmp.write_text(json.dumps(meta))
     os.replace(tmp, meta_path)
-    return model.eval(), history, meta["seconds"]
+    return Fit(model.eval(), trained.history, trained.curve, meta["seconds"], convergence(trained.curve))

@@ -3,6 +3,8 @@
 Registered: ``params``, ``flops`` (size), ``grad_norm``, ``snip``, ``grasp``, ``fisher``, ``synflow``
 (pruning-based, zero-cost-nas), ``jacob_cov``, ``naswot`` (activation patterns), ``te_nas`` (NTK condition
 number), ``zen`` (Zen-Score), ``phi`` (Phi-score) and ``maedet_entropy`` (MAE-DET entropy, MSEP).
+Each registration declares its facts (:class:`ProxySpec`: data-free, gradients, cost, networks, options);
+lists of proxies are queries of the registry (``list_proxies(data_free=True)``, ``spec(name)``).
 Every proxy returns a :class:`ProxyResult`, works on a
 copy of the model, sets its own train/eval mode and is deterministic for a seed. Sign convention: higher =
 predicted better (``te_nas`` is the negated condition number; ``grasp`` keeps the published sign).
@@ -15,8 +17,17 @@ from detdesign.proxies import gradient as _gradient  # noqa: F401
 from detdesign.proxies import ntk as _ntk  # noqa: F401
 from detdesign.proxies import phi as _phi  # noqa: F401
 from detdesign.proxies import zen as _zen  # noqa: F401
-from detdesign.proxies.registry import ProxyResult, compute, list_proxies, register, repeat_generator
+from detdesign.proxies.registry import (
+    ProxyResult,
+    ProxySpec,
+    compute,
+    list_proxies,
+    register,
+    repeat_generator,
+    spec,
+)
 
-DATA_FREE = ("params", "flops", "synflow", "zen", "phi", "maedet_entropy")
+DATA_FREE = tuple(list_proxies(data_free=True))  # derived from the registrations, never typed
 
-__all__ = ["DATA_FREE", "ProxyResult", "compute", "list_proxies", "register", "repeat_generator"]
+__all__ = ["DATA_FREE", "ProxyResult", "ProxySpec", "compute", "list_proxies", "register", "repeat_generator",
+           "spec"]

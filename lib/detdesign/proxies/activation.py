@@ -18,7 +18,7 @@ from detdesign.proxies.init import batch, initialise
 from detdesign.proxies.registry import register
 
 
-@register("jacob_cov")
+@register("jacob_cov", data_free=False, gradients=True, cost="backward", min_batch=2)
 def jacob_cov(net, *, resolution, batch_size, generator, data=None, init="default") -> float:
     """-sum(log(lambda + k) + 1/(lambda + k)) of the correlation matrix of per-sample input Jacobians."""
     initialise(net, generator, init)
@@ -34,7 +34,7 @@ def jacob_cov(net, *, resolution, batch_size, generator, data=None, init="defaul
     return float(-(torch.log(lam + k) + 1.0 / (lam + k)).sum())
 
 
-@register("naswot")
+@register("naswot", data_free=False, gradients=False, cost="forward", min_batch=2)
 def naswot(net, *, resolution, batch_size, generator, data=None, init="default") -> float:
     """log|det K| of the ReLU-code kernel K (see the module docstring)."""
     initialise(net, generator, init)

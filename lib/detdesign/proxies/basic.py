@@ -11,13 +11,13 @@ from detdesign.measure import count_flops, count_params
 from detdesign.proxies.registry import register
 
 
-@register("params")
+@register("params", data_free=True, gradients=False, cost="static")
 def params_proxy(net, *, resolution, batch_size, generator, data=None) -> float:
     """Parameter count (see the module docstring)."""
     return float(count_params(net))
 
 
-@register("flops")
+@register("flops", data_free=True, gradients=False, cost="static")
 def flops_proxy(net, *, resolution, batch_size, generator, data=None) -> float:
     """MACs at ``resolution`` (see the module docstring)."""
     return float(count_flops(net, (1, 3, resolution, resolution)).macs)

@@ -116,7 +116,7 @@ def _measured_stage_scores(net, blocks, variant: str, feature_size: str, x: torc
     return scores
 
 
-@register("maedet_entropy")
+@register("maedet_entropy", data_free=True, gradients=False, cost="static", networks="zennas")
 def maedet_entropy(net: nn.Module, *, resolution: int, batch_size: int, generator: torch.Generator, data=None,
                    variant: str = "analytic", alpha="msep", feature_size: str = "multiply") -> float:
     """One draw of the MAE-DET entropy ``Z = sum_i alpha_i S_i`` (module docstring: variants and options)."""

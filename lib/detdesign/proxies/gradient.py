@@ -38,7 +38,7 @@ def _loss_grads(net, x, y, create_graph=False):
     return weights, torch.autograd.grad(loss, weights, create_graph=create_graph)
 
 
-@register("grad_norm")
+@register("grad_norm", data_free=False, gradients=True, cost="backward")
 def grad_norm(net, *, resolution, batch_size, generator, data=None, init="default") -> float:
     """Sum over layers of the L2 norm of the loss gradient w.r.t. the layer's weight."""
     _prepare(net, generator, init)
@@ -47,7 +47,7 @@ def grad_norm(net, *, resolution, batch_size, generator, data=None, init="defaul
     return float(sum(g.norm() for g in grads))
 
 
-@register("snip")
+@register("snip", data_free=False, gradients=True, cost="backward")
 def snip(net, *, resolution, batch_size, generator, data=None, init="default") -> float:
     """Connection sensitivity: sum |theta * dL/dtheta| (Lee et al. 2019)."""
     _prepare(net, generator, init)
@@ -56,7 +56,7 @@ def snip(net, *, resolution, batch_size, generator, data=None, init="default") -
     return float(sum((w.detach() * g).abs().sum() for w, g in zip(weights, grads)))
 
 
-@register("grasp")
+@register("grasp", data_free=False, gradients=True, cost="second-order")
 def grasp(net, *, resolution, batch_size, generator, data=None, init="default") -> float:
     """Gradient signal preservation: sum -theta * (H g) (Wang et al. 2020), via a Hessian-vector product."""
     _prepare(net, generator, init)
@@ -69,7 +69,7 @@ def grasp(net, *, resolution, batch_size, generator, data=None, init="default") 
     return float(sum((-w * h).sum() for w, h in zip(weights, hg)).detach())
 
 
-@register("fisher")
+@register("fisher", data_free=False, gradients=True, cost="backward")
 def fisher(net, *, resolution, batch_size, generator, data=None, init="default") -> float:
     """Fisher information of the layer outputs: sum_c 0.5 * mean_n (sum_hw a * dL/da)^2 (Turner et al.)."""
     _prepare(net, generator, init)
@@ -103,7 +103,7 @@ def _without_bn(net: nn.Module) -> nn.Module:
     return net
 
 
-@register("synflow")
+@register("synflow", data_free=True, gradients=True, cost="backward")
 def synflow(net, *, resolution, batch_size, generator, data=None, init="default") -> float:
     """Synaptic flow (Tanaka et al. 2020): data-free, BN removed, |theta|, float64, ones input."""
     initialise(net, generator, init)

@@ -41,7 +41,7 @@ def _per_sample_grads_train(net, x: torch.Tensor) -> torch.Tensor:
     return torch.cat([t.flatten(1) for t in grads], dim=1)
 
 
-@register("te_nas")
+@register("te_nas", data_free=False, gradients=True, cost="second-order", min_batch=2)
 def te_nas(net, *, resolution, batch_size, generator, data=None, init="default", train_mode=False,
            chunk=16) -> float:
     """-lambda_max / lambda_min of the NTK of one batch (see the module docstring)."""

@@ -56,7 +56,7 @@ def _rescale(net: nn.Module) -> float:
     return log_factor
 
 
-@register("phi")
+@register("phi", data_free=True, gradients=True, cost="backward")
 def phi_score(net: nn.Module, *, resolution: int, batch_size: int, generator: torch.Generator, data=None,
               mode: str = "auto") -> float:
     """One Phi-score draw: log of the batch mean of per-sample ||J_x||_F estimates (module docstring)."""

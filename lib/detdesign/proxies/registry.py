@@ -4,11 +4,18 @@ A proxy is a function ``fn(net, *, inputs, generator, **options) -> float`` comp
 network that :func:`compute` has already deep-copied (so the caller's model is never changed). It sets the
 train/eval mode it needs itself. :func:`compute` handles copying, seeding, repeats and timing, and always
 returns a :class:`ProxyResult`. Sign convention: higher = the proxy predicts a better network.
+
+The registration is the single source of truth about a proxy: :func:`register` records a :class:`ProxySpec`
+(does it need a real batch, gradients, which networks it reads, its cost class, its options), and every list
+of proxies in the notebooks and tests is a query of the registry (:func:`list_proxies`). A new proxy is one
+file with one ``@register(...)`` function, imported in ``detdesign/proxies/__init__.py``.
 """
 
 from __future__ import annotations
 
 import copy
+import difflib
+import inspect
 import math
 import statistics
 import time
@@ -18,7 +25,34 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-_REGISTRY: dict[str, Callable] = {}
+COSTS = ("static", "forward", "backward", "second-order")  # cheapest first
+NETWORKS = ("any", "zennas")  # "zennas": reads ZenNAS blocks (ZenNet, detection Backbone/Detector)
+_CALL_ARGS = {"net", "resolution", "batch_size", "generator", "data"}
+
+
+@dataclass(frozen=True)
+class ProxySpec:
+    """What a registered proxy is: its function and the facts a caller needs to choose or run it.
+
+    ``data_free``: the value never depends on a real batch (``data=`` is ignored); otherwise a real batch is
+    used when given and Gaussian inputs with random labels otherwise. ``gradients``: needs autograd.
+    ``cost``: one of :data:`COSTS`. ``networks``: ``"any"`` nn.Module classifier, or ``"zennas"`` (needs
+    ZenNAS blocks). ``min_batch``: the smallest batch for which the value is defined. ``options``: keyword
+    options the function takes besides the call arguments (read from its signature).
+    """
+
+    name: str
+    fn: Callable
+    data_free: bool
+    gradients: bool
+    cost: str
+    networks: str = "any"
+    min_batch: int = 1
+    better: str = "higher"  # every registered value is oriented so that higher = predicted better
+    options: tuple[str, ...] = ()
+
+
+_REGISTRY: dict[str, ProxySpec] = {}
 
 
 @dataclass(frozen=True)
@@ -39,25 +73,66 @@ class ProxyResult:
     overflow: bool = False
 
 
-def register(name: str):
-    """Decorator: register ``fn`` as proxy ``name``."""
+def register(name: str, *, data_free: bool, gradients: bool, cost: str, networks: str = "any",
+             min_batch: int = 1):
+    """Decorator: register ``fn`` as proxy ``name`` with the facts of :class:`ProxySpec`."""
+    if cost not in COSTS:
+        raise ValueError(f"proxy {name!r}: cost must be one of {COSTS}, got {cost!r}")
+    if networks not in NETWORKS:
+        raise ValueError(f"proxy {name!r}: networks must be one of {NETWORKS}, got {networks!r}")
+
     def deco(fn: Callable) -> Callable:
         if name in _REGISTRY:
             raise ValueError(f"proxy {name!r} is already registered")
-        _REGISTRY[name] = fn
+        params = inspect.signature(fn).parameters
+        missing = _CALL_ARGS - set(params)
+        if missing:
+            raise TypeError(f"proxy {name!r}: the function must take {sorted(_CALL_ARGS)}; missing {sorted(missing)}")
+        options = tuple(p for p in params if p not in _CALL_ARGS)
+        _REGISTRY[name] = ProxySpec(name, fn, data_free, gradients, cost, networks, min_batch, "higher", options)
         return fn
     return deco
 
 
-def list_proxies() -> list[str]:
-    """Names of all registered proxies, sorted."""
-    return sorted(_REGISTRY)
+def list_proxies(*, data_free: bool | None = None, gradients: bool | None = None, networks: str | None = None,
+                 max_cost: str | None = None) -> list[str]:
+    """Names of the registered proxies (sorted), optionally filtered by their :class:`ProxySpec` facts.
+
+    ``networks="any"`` keeps the proxies that run on any network (``"zennas"`` keeps all, since a ZenNAS
+    network is also a network); ``max_cost`` keeps those at most that expensive (see :data:`COSTS`).
+    """
+    if networks is not None and networks not in NETWORKS:
+        raise ValueError(f"networks must be one of {NETWORKS}, got {networks!r}")
+    if max_cost is not None and max_cost not in COSTS:
+        raise ValueError(f"max_cost must be one of {COSTS}, got {max_cost!r}")
+    out = []
+    for name, s in sorted(_REGISTRY.items()):
+        if data_free is not None and s.data_free != data_free:
+            continue
+        if gradients is not None and s.gradients != gradients:
+            continue
+        if networks == "any" and s.networks != "any":
+            continue
+        if max_cost is not None and COSTS.index(s.cost) > COSTS.index(max_cost):
+            continue
+        out.append(name)
+    return out
+
+
+def spec(name: str) -> ProxySpec:
+    """The :class:`ProxySpec` of ``name``; an unknown name raises ``ValueError`` with the closest names."""
+    if not isinstance(name, str):
+        raise TypeError(f"a proxy name must be a string, got {type(name).__name__}")
+    if name not in _REGISTRY:
+        close = difflib.get_close_matches(name, list(_REGISTRY), n=3)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise ValueError(f"unknown proxy {name!r}{hint} (registered proxies: {', '.join(list_proxies())})")
+    return _REGISTRY[name]
 
 
 def get(name: str) -> Callable:
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown proxy {name!r}; registered proxies: {', '.join(list_proxies())}")
-    return _REGISTRY[name]
+    """The function registered as ``name``."""
+    return spec(name).fn
 
 
 def repeat_generator(seed: int, repeat: int) -> torch.Generator:
@@ -78,6 +153,23 @@ def _summary(name: str, values: list[float], seconds: float) -> ProxyResult:
     return ProxyResult(name, mean, std, n, (mean - half, mean + half), seconds, tuple(values))
 
 
+def _check_call(s: ProxySpec, model, repeats, batch_size, resolution, options) -> None:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    for arg, val in (("repeats", repeats), ("batch_size", batch_size), ("resolution", resolution)):
+        if not isinstance(val, int) or isinstance(val, bool):
+            raise TypeError(f"{arg} must be an int, got {val!r}")
+        if val < 1:
+            raise ValueError(f"{arg} must be >= 1, got {val}")
+    if batch_size < s.min_batch:
+        raise ValueError(f"proxy {s.name!r} needs batch_size >= {s.min_batch} (it compares samples of one "
+                         f"batch), got {batch_size}")
+    unknown = sorted(set(options) - set(s.options))
+    if unknown:
+        offered = ", ".join(s.options) or "none"
+        raise ValueError(f"proxy {s.name!r} takes no option {', '.join(map(repr, unknown))}; its options: {offered}")
+
+
 def compute(name: str, model: nn.Module, *, resolution: int = 32, batch_size: int = 16, seed: int = 0,
             repeats: int = 1, data=None, **options) -> ProxyResult:
     """Compute proxy ``name`` on a copy of ``model``; see :func:`list_proxies` for the names.
@@ -88,18 +180,14 @@ def compute(name: str, model: nn.Module, *, resolution: int = 32, batch_size: in
         seed: repeat ``r`` draws weights and inputs from :func:`repeat_generator` ``(seed, r)``.
         repeats: independent draws averaged into ``value`` (``std``, ``ci95`` and ``n`` describe them).
         data: ``(x, y)`` real batch for data-dependent proxies (ignored by data-free ones).
-        options: proxy-specific keywords (see each proxy's docstring).
+        options: proxy-specific keywords (``spec(name).options`` lists them).
     """
-    fn = get(name)
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if repeats < 1 or batch_size < 1 or resolution < 1:
-        raise ValueError(f"repeats, batch_size and resolution must be >= 1, got {repeats}, {batch_size}, "
-                         f"{resolution}")
+    s = spec(name)
+    _check_call(s, model, repeats, batch_size, resolution, options)
     values, t0 = [], time.perf_counter()
     for r in range(repeats):
         net = copy.deepcopy(model)
         g = repeat_generator(seed, r)
-        values.append(float(fn(net, resolution=resolution, batch_size=batch_size, generator=g, data=data,
-                               **options)))
+        values.append(float(s.fn(net, resolution=resolution, batch_size=batch_size, generator=g, data=data,
+                                 **options)))
     return _summary(name, values, time.perf_counter() - t0)

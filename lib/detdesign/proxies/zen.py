@@ -38,7 +38,7 @@ def _bn_layers(net: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
     return [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
 
 
-@register("zen")
+@register("zen", data_free=True, gradients=False, cost="forward", min_batch=2)
 def zen_score(net: nn.Module, *, resolution: int, batch_size: int, generator: torch.Generator, data=None,
               mixup_gamma: float = 1e-2, bn_variance: str = "running") -> float:
     """One Zen-Score draw (see the module docstring for the definition and the options)."""

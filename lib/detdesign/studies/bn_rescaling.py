@@ -16,26 +16,15 @@ import pandas as pd
 from scipy import stats
 
 from detdesign.arch import ZenNet
+from detdesign.arch.structures import plain_structure
 from detdesign.measure import count_params
 from detdesign.progress import progress
 from detdesign.proxies import compute
 from detdesign.results import ResultCache
 
 
-def plain_structure(depth: int, width: int) -> str:
-    """``depth`` conv3x3-BN-ReLU layers of ``width`` channels, stride 1, as a ZenNAS string."""
-    if depth < 1 or width < 1:
-        raise ValueError(f"depth and width must be >= 1, got depth={depth}, width={width}")
-    s = f"SuperConvK3BNRELU(3,{width},1,1)"
-    return s + (f"SuperConvK3BNRELU({width},{width},1,{depth - 1})" if depth > 1 else "")
-
-
 def _net(depth: int, width: int, bn: bool) -> ZenNet:
     return ZenNet(plain_structure(depth, width), num_classes=10, no_reslink=True, no_bn=not bn)
-
-
-def _proxy_row(res):
-    return {"value": res.value, "std": res.std, "n": res.n, "overflow": res.overflow, "seconds": res.seconds}
 
 
 def overflow_sweep(depths, widths, *, resolution: int, batch_size: int, repeats: int, seed: int,

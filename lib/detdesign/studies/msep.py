@@ -15,6 +15,7 @@ import pandas as pd
 import seaborn as sns
 
 from detdesign.arch import ZenNet
+from detdesign.arch.structures import sweep_structure
 from detdesign.claims import Claim
 from detdesign.detection import RESNET18_LIKE, DetectorConfig, TrainConfig, evaluate, fit, run_key
 from detdesign.detection.backbone import Backbone
@@ -199,14 +200,6 @@ def claims(corr: pd.DataFrame, diff: tuple, ablation: pd.DataFrame, cost_ratio: 
               f"scoring a candidate costs 1/{cost_ratio:,.0f} of training one detector", "yes" if cost_ratio > 50
               else "partly", "analytic MSEP; 50-100x is the paper's wording for the whole search"),
     ]
-
-
-def sweep_structure(depth: int, width: int) -> str:
-    """The ResNet-18-like layout with ``depth`` sub-layers per stage and C2 width ``width`` (doubling)."""
-    w = [width * 2 ** i for i in range(4)]
-    return (f"SuperConvK3BNRELU(3,16,2,1)SuperResK3K3(16,{w[0]},2,{w[0]},{depth})"
-            f"SuperResK3K3({w[0]},{w[1]},2,{w[1]},{depth})SuperResK3K3({w[1]},{w[2]},2,{w[2]},{depth})"
-            f"SuperResK3K3({w[2]},{w[3]},2,{w[3]},{depth})")
 
 
 def variant_sweep(depths, widths, S: MSEPSizes, seed: int) -> pd.DataFrame:

@@ -1,11 +1,10 @@
 """Notebook ``02_proxy_vs_accuracy``: every registered proxy against NAS-Bench-201 accuracy.
 
-- :func:`sample_cells` -- a seeded sample stratified by CIFAR-10 accuracy decile whose prefix property makes
-  a larger run a superset of a smaller one (so the result cache only grows), plus NASLib cells for the
-  cross-check.
-- :func:`score_cells` -- all proxies on each cell (one NB201Net built per cell, one real CIFAR-10 batch),
-  cached per cell.
-- :func:`correlations`, :func:`bootstrap_ci`, :func:`top_precision` -- rank statistics (scipy.stats).
+- :func:`sample_cells` (:mod:`detdesign.data.nb201`) -- a seeded sample stratified by CIFAR-10 accuracy decile
+  whose prefix property makes a larger run a superset of a smaller one, plus NASLib cells for the cross-check.
+- :func:`score_cells` -- every registered proxy (:data:`PROXIES`, from the registry) on each cell (one NB201Net
+  per cell, one real CIFAR-10 batch), one job per cell through the run's executor, cached per cell.
+- :func:`correlations`, :func:`bootstrap_ci`, :func:`top_precision` -- rank statistics (:mod:`detdesign.stats`).
 - :func:`naslib_agreement`, :func:`cost_table` -- the cross-check and the cost in forward-pass units.
 """
 
@@ -21,13 +20,11 @@ from scipy import stats
 
 from detdesign.arch.nb201_net import NB201Net
 from detdesign.data import load_cifar10
-from detdesign.progress import progress
-from detdesign.proxies import compute
-from detdesign.results import ResultCache
-from detdesign.stats import rank_ci
+from detdesign.data.nb201 import sample_cells  # noqa: F401  (notebook 02 calls study.sample_cells)
+from detdesign.proxies import compute, list_proxies
+from detdesign.stats import bootstrap_ci, correlation_table, top_precision  # noqa: F401  (called by notebook 02)
 
-PROXIES = ("params", "flops", "grad_norm", "snip", "grasp", "fisher", "synflow", "jacob_cov", "naswot",
-           "te_nas", "zen", "phi")
+PROXIES = tuple(list_proxies(networks="any"))  # every registered proxy that runs on an NB201 network
 TARGETS = {"c10_test": "CIFAR-10 (200 ep)", "c100_test": "CIFAR-100 (200 ep)",
            "in16_test": "ImageNet16-120 (200 ep)", "c10_test_12": "CIFAR-10 (12 ep)"}
 PAPER_C10 = {"grad_norm": 0.594, "snip": 0.596, "grasp": 0.514, "fisher": 0.360, "synflow": 0.737,
@@ -45,16 +42,6 @@ def cifar_batch(n: int = 64, seed: int = 42):
     return x[order], y[order]
 
 
-def sample_cells(nb201: pd.DataFrame, n: int, seed: int, extra: list[str] = ()) -> list[str]:
-    """``n`` cells stratified over CIFAR-10 accuracy deciles (prefix-stable), then ``extra`` cells."""
-    bins = pd.qcut(nb201["c10_test"].rank(method="first"), 10, labels=False)
-    rng = np.random.default_rng(seed)
-    strata = [list(rng.permutation(nb201.loc[bins == b, "arch"].to_numpy())) for b in range(10)]
-    picked = [strata[i % 10][i // 10] for i in range(n)]
-    seen = set(picked)
-    return picked + [a for a in extra if not (a in seen or seen.add(a))]
-
-
 def score_cell(arch: str, data, proxies=PROXIES, seed: int = 42) -> dict:
     """All ``proxies`` on the NB201 network of ``arch`` (values and seconds per proxy)."""
     net = NB201Net(arch, num_classes=10)
@@ -66,45 +53,18 @@ def score_cell(arch: str, data, proxies=PROXIES, seed: int = 42) -> dict:
     return row
 
 
-def score_cells(archs, data, cache: ResultCache, proxies=PROXIES, seed: int = 42) -> pd.DataFrame:
-    """:func:`score_cell` for every cell, read from / written to ``cache`` (resumable)."""
-    rows = []
-    for arch in progress(archs, desc="NB201 cells"):
-        key = f"{arch}|s{seed}|b{len(data[1])}"
-        rows.append(cache.get_or_compute(key, lambda arch=arch: score_cell(arch, data, proxies, seed)))
+def score_cells(run, archs, data, proxies=PROXIES, seed: int = 42) -> pd.DataFrame:
+    """:func:`score_cell` for every cell through ``run.map`` (one job per cell), cached in the run's
+    ``02_proxy_vs_accuracy`` cache under ``arch|s<seed>|b<batch>`` (resumable, any executor)."""
+    cache = run.cache("02_proxy_vs_accuracy")
+    rows = run.map(score_cell, archs, key=lambda a: f"{a}|s{seed}|b{len(data[1])}", cache=cache,
+                   shared={"data": data, "proxies": tuple(proxies), "seed": seed}, desc="NB201 cells")
     return pd.DataFrame(rows)
 
 
-def _clean(df: pd.DataFrame, proxy: str, target: str) -> pd.DataFrame:
-    sub = df[[proxy, target]].replace([np.inf, -np.inf], np.nan).dropna()
-    return sub
-
-
-def correlations(df: pd.DataFrame, proxies=PROXIES, targets=tuple(TARGETS)) -> pd.DataFrame:
-    """Spearman and Kendall of each proxy with each target (signed), with the number of cells used."""
-    rows = []
-    for p in proxies:
-        for t in targets:
-            sub = _clean(df, p, t)
-            rows.append({"proxy": p, "target": t, "n": len(sub),
-                         "spearman": stats.spearmanr(sub[p], sub[t]).statistic,
-                         "kendall": stats.kendalltau(sub[p], sub[t]).statistic})
-    return pd.DataFrame(rows)
-
-
-def bootstrap_ci(df: pd.DataFrame, proxy: str, target: str, n_resamples: int, seed: int) -> tuple:
-    """95% percentile-bootstrap interval of Spearman(proxy, target) over cells (``scipy.stats.bootstrap``)."""
-    sub = _clean(df, proxy, target)
-    return rank_ci(sub[proxy].to_numpy(), sub[target].to_numpy(), "spearman", n_resamples, seed)
-
-
-def top_precision(df: pd.DataFrame, proxy: str, target: str, frac: float = 0.1) -> float:
-    """Share of the top-``frac`` cells by proxy that are also top-``frac`` by accuracy."""
-    sub = _clean(df, proxy, target)
-    k = max(1, round(frac * len(sub)))
-    top_p = set(sub[proxy].nlargest(k).index)
-    top_t = set(sub[target].nlargest(k).index)
-    return len(top_p & top_t) / k
+def correlations(df: pd.DataFrame, proxies=None, targets=tuple(TARGETS)) -> pd.DataFrame:
+    """Spearman and Kendall of each proxy (default :data:`PROXIES`) with each target, signed, with n."""
+    return correlation_table(df, PROXIES if proxies is None else proxies, targets)
 
 
 def naslib_agreement(ours: pd.DataFrame, naslib: pd.DataFrame) -> pd.DataFrame:

@@ -9,14 +9,13 @@ about 2^k. All results are cached per configuration (resumable).
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 import torchvision
 
-from detdesign.arch.efficientnet import COEFFICIENTS, EfficientNetConfig, MBConvStage, efficientnet
+from detdesign.arch.efficientnet import COEFFICIENTS, EfficientNetConfig, efficientnet
 from detdesign.claims import Claim
 from detdesign.classification import ClassifierTrainConfig, accuracy, train_classifier
 from detdesign.data import load_cifar10
@@ -27,10 +26,8 @@ from detdesign.outputs import outputs
 from detdesign.profiles import ScalingSizes
 from detdesign.results import ResultCache
 from detdesign.scaling import PAPER, Compound, grid
+from detdesign.scaling.cifar_grid import BASE, compound_phi, variant
 
-BASE = EfficientNetConfig(width=1.0, depth=1.0, resolution=32, dropout=0.1, stem=16, head=128, survival=1.0,
-                          stages=(MBConvStage(1, 3, 1, 1, 16), MBConvStage(2, 3, 2, 4, 24),
-                                  MBConvStage(2, 5, 2, 4, 40), MBConvStage(2, 3, 1, 4, 64)))
 # EfficientNet paper, Table 2 (params M, FLOPs B); not in our factsheet, so [UNVERIFIED] in the notebook
 PAPER_TABLE2 = {"b0": (5.3, 0.39), "b1": (7.8, 0.70), "b2": (9.2, 1.0), "b3": (12, 1.8), "b4": (19, 4.2),
                 "b5": (30, 9.9), "b6": (43, 19), "b7": (66, 37)}
@@ -41,39 +38,6 @@ def cifar(S: ScalingSizes, seed: int):
     xtr, ytr = load_cifar10("train", n_per_class=S.train_per_class, seed=seed).tensors()
     xte, yte = load_cifar10("test", n_per_class=S.test_per_class, seed=seed).tensors()
     return xtr, ytr, xte, yte
-
-
-def variant(axis: str, k: float, c: Compound | None = None) -> tuple[EfficientNetConfig, int]:
-    """(network config, input size) of ``axis`` in width | depth | resolution | compound at step ``k``."""
-    if axis == "base" or k == 0:
-        return BASE, 32
-    if axis == "width":
-        return replace(BASE, width=2 ** (k / 2)), 32
-    if axis == "depth":
-        return replace(BASE, depth=2.0 ** k), 32
-    if axis == "resolution":
-        return BASE, round(32 * 2 ** (k / 2))
-    if axis == "compound":
-        d, w, r = (c or Compound()).multipliers(k)
-        return replace(BASE, depth=d, width=w), round(32 * r)
-    if axis == "compound_matched":
-        return variant("compound", compound_phi(k, c), c)
-    raise ValueError(f"axis must be base, width, depth, resolution, compound or compound_matched, got {axis!r}")
-
-
-def _macs(cfg: EfficientNetConfig, size: int) -> int:
-    with torch.device("meta"):
-        return count_flops(efficientnet(cfg, num_classes=10, stem_stride=2), (1, 3, size, size)).macs
-
-
-def compound_phi(k: float, c: Compound | None = None, slack: float = 1.05, step: float = 0.05) -> float:
-    """The largest phi (on a ``step`` grid) whose compound-scaled network stays within ``slack * 2^k`` of the
-    base MACs. On a small base, ceil-rounded repeats and rounded widths make alpha^phi overshoot (phi = 1
-    gives 2.75x here, not 1.92x), so the compound curve is compared at matched FLOPs."""
-    limit, phi = slack * 2 ** k * _macs(BASE, 32), float(k)
-    while phi > 0 and _macs(*variant("compound", phi, c)) > limit:
-        phi = round(phi - step, 6)
-    return max(phi, 0.0)
 
 
 def train_one(cfg: EfficientNetConfig, size: int, data, S: ScalingSizes, seed: int, profile: str) -> dict:

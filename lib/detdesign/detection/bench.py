@@ -1,0 +1,60 @@
+"""Training-throughput measurements of a detector (benchmarks and notebook 00b/00c call these).
+
+:func:`train_overhead` compares one full training step with the bare forward+backward of the same batch;
+:func:`throughput` times full training steps under a precision / memory-format setting, so fp32 NCHW and
+bf16 channels_last can be measured side by side in one process.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import torch
+
+from detdesign.detection.config import DetectorConfig
+from detdesign.detection.data import Preprocessed, TrainView, augmenter, collate
+from detdesign.detection.model import build_detector
+from detdesign.training import autocast, memory_format, optimizer_step
+
+
+def _batches(data: Preprocessed, batch_size: int, steps: int, seed: int):
+    loader = torch.utils.data.DataLoader(
+        TrainView(data, augmenter(True, (0.75, 1.25))), batch_size=batch_size, shuffle=True, collate_fn=collate,
+        generator=torch.Generator().manual_seed(seed))
+    return (b for _ in range(steps + 2) for b in loader)  # enough epochs even for a tiny split
+
+
+def train_overhead(cfg: DetectorConfig, data: Preprocessed, batch_size: int = 8, steps: int = 4, seed: int = 0,
+                   precision: str = "fp32", channels_last: bool = False) -> dict:
+    """Median time of a full training step vs the bare forward+backward of the same batch size.
+
+    Bare: a pre-stacked batch through the detector, backward of the sum of its raw outputs. Full: what
+    :func:`detdesign.detection.train` does per iteration (augmenting DataLoader, FCOS targets and losses,
+    clipping, AdamW step). Returns seconds of each, their ratio and training images/s.
+    """
+    fmt = memory_format(channels_last)
+    model = build_detector(cfg, seed=seed).train().to(memory_format=fmt)
+    batches = _batches(data, batch_size, steps, seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    images = data.images[:batch_size].contiguous(memory_format=fmt)
+
+    def bare() -> float:
+        t0 = time.perf_counter()
+        with autocast(precision):
+            out = sum(o.float().sum() for level in model(images) for o in level)
+        out.backward()
+        return time.perf_counter() - t0
+
+    def full() -> float:
+        t0 = time.perf_counter()
+        imgs, targets = next(batches)
+        with autocast(precision):
+            loss, _ = model.loss(imgs.contiguous(memory_format=fmt), targets)
+        optimizer_step(loss, opt, None, model.parameters(), clip=10.0)
+        return time.perf_counter() - t0
+
+    bare(), full()  # warm-up
+    b = statistics.median(bare() for _ in range(steps))
+    f = statistics.median(full() for _ in range(steps))
+    return {"bare_s": b, "full_s": f, "ratio": f / b, "images_per_s": batch_size / f}

@@ -1,0 +1,170 @@
+"""Populations of independent jobs on one entry point: serial, local processes, or a Dask cluster.
+
+Scoring NAS-Bench-201 cells, training a population of detectors or classifiers and scoring search candidates
+are all maps of a pure function over items. :func:`run_map` runs such a map through one of three backends,
+chosen by :class:`ExecutorConfig` (normally from the environment, see :func:`executor_from_env`):
+
+``serial``
+    in this process, in item order (the smoke profile and the tests);
+``processes``
+    a ``dask.distributed.LocalCluster`` of worker processes on this machine (``DETDESIGN_DASK=local``);
+``dask``
+    an existing Dask scheduler (``DETDESIGN_DASK=tcp://host:8786``), e.g. started with the ``dask`` CLI.
+
+Guarantees, on every backend:
+
+- each job's result is written to the caller's :class:`~detdesign.results.ResultCache` under the job's
+  *content key* as soon as it finishes (in the calling process: one writer), so a run that is interrupted,
+  loses a worker, or is split across machines resumes and loses no finished job;
+- a job never sees its position in the queue: seeds must come from the job's content
+  (:func:`detdesign.results.seed_for`), so serial, process and Dask runs give identical results;
+- every job runs with ``threads`` torch threads (default 1 per job on a cluster, all of them serially), set
+  inside the job, so one worker's thread count never leaks into another's numbers.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from detdesign.progress import progress
+
+DASK_ENV = "DETDESIGN_DASK"
+WORKERS_ENV = "DETDESIGN_WORKERS"
+KINDS = ("serial", "processes", "dask")
+
+
+@dataclass(frozen=True)
+class ExecutorConfig:
+    """Which backend runs populations: ``kind`` in :data:`KINDS`; ``address`` of a scheduler for ``dask``.
+
+    ``workers``: worker processes of a local cluster; ``threads``: torch threads per job (``None``: the
+    process's current setting for ``serial``, 1 on a cluster).
+    """
+
+    kind: str = "serial"
+    address: str | None = None
+    workers: int = 2
+    threads: int | None = None
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"executor kind must be one of {KINDS}, got {self.kind!r}")
+        if self.kind == "dask" and not (self.address or "").startswith(("tcp://", "tls://", "inproc://", "ucx://")):
+            raise ValueError(f"a Dask executor needs a scheduler address such as tcp://host:8786 (set {DASK_ENV}), "
+                             f"got {self.address!r}")
+        if self.workers < 1 or (self.threads is not None and self.threads < 1):
+            raise ValueError(f"workers and threads must be >= 1, got {self.workers}, {self.threads}")
+
+
+def executor_from_env(default: str = "serial") -> ExecutorConfig:
+    """``$DETDESIGN_DASK``: unset -> ``default``; ``serial``; ``local`` -> a LocalCluster; ``tcp://...`` -> Dask.
+
+    ``$DETDESIGN_WORKERS`` sets the local cluster's worker count (default: one per core, at most 8).
+    """
+    value = os.environ.get(DASK_ENV, "").strip()
+    workers = int(os.environ.get(WORKERS_ENV, max(1, min(os.cpu_count() or 1, 8))))
+    kind = value or default
+    if kind == "local":
+        kind = "processes"
+    if kind in ("serial", "processes"):
+        return ExecutorConfig(kind, None, workers)
+    if "://" in kind:
+        return ExecutorConfig("dask", kind, workers)
+    raise ValueError(f"{DASK_ENV}={value!r} is not understood: use 'serial', 'local' or a scheduler address "
+                     "such as tcp://host:8786")
+
+
+class Pool:
+    """The live Dask client of an :class:`ExecutorConfig`, created on first use and closed by :meth:`close`."""
+
+    def __init__(self):
+        self.client = None
+        self.cluster = None
+
+    def get(self, cfg: ExecutorConfig):
+        if self.client is not None:
+            return self.client
+        from dask.distributed import Client, LocalCluster
+
+        if cfg.kind == "processes":
+            self.cluster = LocalCluster(n_workers=cfg.workers, threads_per_worker=1, processes=True,
+                                        dashboard_address=None, silence_logs=40)
+            self.client = Client(self.cluster)
+        else:
+            try:
+                self.client = Client(cfg.address, timeout=10)
+            except (OSError, TimeoutError) as err:
+                raise ConnectionError(f"no Dask scheduler answered at {cfg.address} (from {DASK_ENV}): {err}; start "
+                                      f"one with `dask scheduler` and `dask worker {cfg.address}`, or unset "
+                                      f"{DASK_ENV}") from None
+        return self.client
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+        self.client = self.cluster = None
+
+
+def _job(fn: Callable, item, threads: int | None, shared: dict):
+    """One job as a worker runs it: fixed torch threads, then ``fn(item, **shared)``."""
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    return fn(item, **shared)
+
+
+def run_map(fn: Callable, items: Iterable, *, cfg: ExecutorConfig, pool: Pool | None = None,
+            key: Callable | None = None, cache=None, shared: dict | None = None, desc: str = "jobs",
+            show_progress: bool = True) -> list:
+    """``[fn(item, **shared) for item in items]`` on the backend of ``cfg``, results in item order.
+
+    ``key(item) -> str`` names each job's content; with ``cache`` (a ``ResultCache``; ``fn`` must then return a
+    dict) finished keys are read back and not recomputed, and each new result is stored as it arrives.
+    ``shared``: large read-only arguments (data splits) sent to each worker once.
+    """
+    items = list(items)
+    shared = dict(shared or {})
+    if cache is not None and key is None:
+        raise ValueError("run_map(cache=...) needs key=: the cache stores each result under its job's content key")
+    keys = [key(it) if key is not None else str(i) for i, it in enumerate(items)]
+    done = {k: cache.get(k) for k in keys if cache is not None and k in cache}
+    todo = {}
+    for k, it in zip(keys, items):
+        if k not in done and k not in todo:
+            todo[k] = it
+    bar = progress(total=len(todo), desc=desc, leave=False, disable=not show_progress)
+
+    def store(k, result):
+        if cache is not None:
+            cache.put(k, result)
+            result = cache.get(k)
+        done[k] = result
+        bar.update(1)
+
+    if cfg.kind == "serial" or len(todo) == 0:
+        for k, it in todo.items():
+            store(k, _job(fn, it, cfg.threads, shared))
+    else:
+        _dask_map(fn, todo, cfg, pool or Pool(), shared, store)
+    bar.close()
+    return [done[k] for k in keys]
+
+
+def _dask_map(fn, todo: dict, cfg: ExecutorConfig, pool: Pool, shared: dict, store) -> None:
+    from dask.distributed import as_completed
+
+    client = pool.get(cfg)
+    threads = cfg.threads or 1
+    remote = {name: client.scatter(value, broadcast=True) for name, value in shared.items()}
+    futures = {client.submit(_job, fn, it, threads, remote, pure=False): k for k, it in todo.items()}
+    try:
+        for fut in as_completed(futures):
+            store(futures[fut], fut.result())
+    finally:
+        for fut in futures:
+            fut.cancel()

@@ -1,0 +1,131 @@
+"""The ``Run`` context: everything a study takes from its surroundings, created once per notebook.
+
+::
+
+    run = Run.from_env(PROFILE, seed=SEED)     # or Run("quick", seed=0)
+    S = run.profile.detector                   # the profile's sizes
+    cache = run.cache("03_msep_detectors")     # resumable, content-keyed result cache
+    rows = run.map(train_one, structures, key=..., cache=cache, shared={"splits": splits})
+    run.savefig(fig, "03_proxy_vs_ap"); run.record("03_msep_ablation", claims)
+
+It carries the profile (every size), the seed, the device (``cuda`` when a GPU is visible, else ``cpu``;
+``$DETDESIGN_DEVICE`` overrides), the output folders of the profile (figures, claims, caches, checkpoints:
+:mod:`detdesign.outputs`), the progress switch (``$DETDESIGN_PROGRESS=0`` turns bars off) and the population
+executor (:mod:`detdesign.executor`: serial for ``smoke``, a local process cluster for ``quick``/``full``,
+or an existing Dask scheduler named by ``$DETDESIGN_DASK``). Study functions take ``run`` instead of a profile
+string, so a notebook stays a sequence of calls.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from detdesign import repro
+from detdesign.executor import ExecutorConfig, Pool, executor_from_env, run_map
+from detdesign.outputs import Outputs, outputs
+from detdesign.profiles import Profile, profile
+
+DEVICE_ENV = "DETDESIGN_DEVICE"
+DEFAULT_EXECUTOR = {"smoke": "serial", "quick": "processes", "full": "processes"}
+
+
+def resolve_device(name: str | None = None) -> str:
+    """``name``, else ``$DETDESIGN_DEVICE``, else ``cuda`` when available, else ``cpu``."""
+    name = name or os.environ.get(DEVICE_ENV) or ("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError as err:
+        raise ValueError(f"device {name!r} is not a torch device ({err}); use 'cpu' or 'cuda' "
+                         f"(set {DEVICE_ENV})") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} asked for (via {DEVICE_ENV} or device=), but no GPU is visible; use 'cpu'")
+    return str(dev)
+
+
+@dataclass(frozen=True)
+class Run:
+    """A notebook's run: profile, seed, device, outputs, progress switch and population executor."""
+
+    profile: Profile
+    seed: int = 0
+    device: str = "cpu"
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+    show_progress: bool = True
+    _pool: Pool = field(default_factory=Pool, repr=False, compare=False)
+
+    def __post_init__(self):
+        if isinstance(self.profile, str):
+            object.__setattr__(self, "profile", profile(self.profile))
+        if not isinstance(self.profile, Profile):
+            raise TypeError(f"profile must be a profile name or a Profile, got {type(self.profile).__name__}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
+            raise TypeError(f"seed must be an int, got {self.seed!r}")
+
+    @classmethod
+    def from_env(cls, name: str | None = None, seed: int = 0, *, device: str | None = None,
+                 executor: ExecutorConfig | None = None) -> Run:
+        """The run a notebook gets: profile ``name`` (else ``$DETDESIGN_PROFILE``, else quick), devices and
+        executor from the environment (see the module docstring)."""
+        prof = profile(name)
+        ex = executor or executor_from_env(DEFAULT_EXECUTOR.get(prof.name, "serial"))
+        show = os.environ.get("DETDESIGN_PROGRESS", "1") != "0"
+        return cls(prof, seed, resolve_device(device), ex, show)
+
+    # -- where things go ---------------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """The profile's name (smoke, quick, full)."""
+        return self.profile.name
+
+    @property
+    def outputs(self) -> Outputs:
+        """Figure, claims, cache and checkpoint folders of this profile."""
+        return outputs(self.name)
+
+    def cache(self, name: str):
+        """The resumable result cache ``<cache folder>/<name>.json`` (:class:`~detdesign.results.ResultCache`)."""
+        from detdesign.results import ResultCache
+
+        return ResultCache(self.outputs.cache / f"{name}.json")
+
+    def checkpoints(self, name: str) -> Path:
+        """The checkpoint folder of one study (never committed)."""
+        return self.outputs.checkpoints / name
+
+    def savefig(self, fig, name: str) -> Path:
+        """Save ``fig`` as PNG + SVG under this profile's figure folder (:func:`detdesign.plotting.savefig`)."""
+        from detdesign.plotting import savefig
+
+        return savefig(fig, name, self.name)
+
+    def record(self, notebook: str, rows: list):
+        """Write the notebook's ledger rows (:func:`detdesign.claims.record`) and return the table."""
+        from detdesign.claims import record
+
+        return record(notebook, rows, self.name)
+
+    # -- computing ---------------------------------------------------------------------------------------------
+    def setup(self, threads: int | None = None) -> torch.Generator:
+        """Deterministic kernels, a fixed thread count and every RNG seeded with ``seed``."""
+        return repro.setup(self.seed, threads)
+
+    def map(self, fn: Callable, items: Iterable, *, key: Callable | None = None, cache=None,
+            shared: dict | None = None, desc: str = "jobs") -> list:
+        """``fn(item, **shared)`` for every item through the executor (:func:`detdesign.executor.run_map`)."""
+        return run_map(fn, items, cfg=self.executor, pool=self._pool, key=key, cache=cache, shared=shared,
+                       desc=desc, show_progress=self.show_progress)
+
+    def close(self) -> None:
+        """Shut down a local cluster or disconnect from a scheduler (also on ``with Run(...)`` exit)."""
+        self._pool.close()
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
