@@ -10,12 +10,16 @@ from detdesign.detection import (
     TrainConfig,
     build_detector,
     coco_metrics,
+    create_backbone,
     evaluate,
+    list_backbones,
+    list_heads,
+    list_necks,
     preprocess,
     train,
 )
 from detdesign.detection.backbone import Backbone
-from detdesign.detection.config import NeckConfig
+from detdesign.detection.config import HeadConfig, NeckConfig
 from detdesign.detection.data import TrainView, augmenter
 from detdesign.detection.head import FCOSHead
 
@@ -42,6 +46,30 @@ def test_backbone_levels(structure, channels):
     assert [tuple(f.shape[1:]) for f in feats] == [(c, 64 // s, 64 // s) for c, s in zip(channels, bb.strides)]
     with pytest.raises(ValueError, match="five stages"):
         Backbone("SuperConvK3BNRELU(3,8,2,1)SuperResK3K3(8,16,2,8,1)")
+
+
+@pytest.mark.parametrize("name", list_backbones())
+def test_every_registered_backbone_builds_five_levels(name):
+    bb = create_backbone(name)
+    assert len(bb(torch.zeros(1, 3, 64, 64))) == 5 and bb.strides == [2, 4, 8, 16, 32]
+
+
+@pytest.mark.parametrize("neck", list_necks())
+@pytest.mark.parametrize("head", list_heads())
+def test_every_registered_neck_and_head_train_one_step(neck, head):
+    cfg = DetectorConfig(image_size=128, neck=NeckConfig(kind=neck), head=HeadConfig(kind=head))
+    det = build_detector(cfg)
+    target = [{"boxes": torch.tensor([[10.0, 10, 60, 70]]), "labels": torch.tensor([1])}]
+    loss, _ = det.loss(torch.zeros(1, 3, 128, 128), target)
+    loss.backward()
+    assert torch.isfinite(loss)
+
+
+def test_unknown_registry_names_suggest_the_closest():
+    with pytest.raises(ValueError, match="did you mean 'bifpn'"):
+        build_detector(DetectorConfig(image_size=128, neck=NeckConfig(kind="bifnp")))
+    with pytest.raises(ValueError, match="registered: resnet18_like, resnet50_like"):
+        create_backbone("resnet34")
 
 
 def test_fpn_and_head_shapes():
@@ -100,7 +128,7 @@ def test_targets_pick_the_smallest_box():
 def test_loss_decreases_on_a_tiny_overfit_set(tiny_data):
     det = build_detector(SMALL, seed=0)
     hist = train(det, tiny_data, TrainConfig(epochs=12, batch_size=6, lr=3e-3, warmup_iters=3, scale_jitter=None,
-                                             flip=False))
+                                             flip=False)).history
     first, last = hist["loss"].iloc[:2].mean(), hist["loss"].iloc[-2:].mean()
     assert last < 0.7 * first, (first, last)
 
@@ -110,7 +138,7 @@ def test_checkpoint_resume_is_identical(tiny_data, tmp_path, monkeypatch):
 
     cfg = TrainConfig(epochs=2, batch_size=3, warmup_iters=1)
     a = build_detector(SMALL, seed=1)
-    full = train(a, tiny_data, cfg)
+    full = train(a, tiny_data, cfg).history
     real_save = tr._save
 
     def save_then_die(path, state):  # the process is killed right after the first epoch's checkpoint
@@ -122,7 +150,7 @@ def test_checkpoint_resume_is_identical(tiny_data, tmp_path, monkeypatch):
         train(build_detector(SMALL, seed=1), tiny_data, cfg, ckpt_dir=tmp_path)
     monkeypatch.setattr(tr, "_save", real_save)
     c = build_detector(SMALL, seed=1)
-    resumed = train(c, tiny_data, cfg, ckpt_dir=tmp_path)
+    resumed = train(c, tiny_data, cfg, ckpt_dir=tmp_path).history
     assert resumed["loss"].tolist() == pytest.approx(full["loss"].tolist(), rel=1e-5)
     x = tiny_data.images[:2]
     a.eval()
@@ -165,23 +193,86 @@ def test_select_makes_an_independent_subset(tiny_data):
 
 
 def test_fit_loads_a_finished_run_and_keys_on_the_config(tiny_data, tmp_path):
-    from detdesign.detection import fit, run_key
+    from detdesign.detection import fit
+    from detdesign.results import content_key
 
     cfg = TrainConfig(epochs=1, batch_size=3, warmup_iters=1, max_iters_per_epoch=1)
     runs = tmp_path / "runs"
-    m1, h1, s1 = fit(SMALL, cfg, tiny_data, runs)
-    m2, h2, s2 = fit(SMALL, cfg, tiny_data, runs)  # finished: loaded, not retrained
-    assert h1["loss"].tolist() == h2["loss"].tolist() and s2 == pytest.approx(s1, rel=0.5)
-    assert not m2.training
-    assert all(torch.equal(a, b) for a, b in zip(m1.state_dict().values(), m2.state_dict().values()))
+    f1 = fit(SMALL, cfg, tiny_data, runs)
+    f2 = fit(SMALL, cfg, tiny_data, runs)  # finished: loaded, not retrained, and no load time added
+    assert f1.history["loss"].tolist() == f2.history["loss"].tolist() and f2.seconds == f1.seconds > 0
+    assert not f2.model.training
+    assert all(torch.equal(a, b) for a, b in zip(f1.model.state_dict().values(), f2.model.state_dict().values()))
     other = TrainConfig(epochs=1, batch_size=3, warmup_iters=1, max_iters_per_epoch=1, seed=7)
-    assert run_key(SMALL, cfg) != run_key(SMALL, other)
+    assert content_key(SMALL, cfg) != content_key(SMALL, other)
     fit(SMALL, other, tiny_data, runs)
     assert len(list(runs.iterdir())) == 2
 
 
+def test_content_key_keeps_published_keys_and_separates_new_fields():
+    from detdesign.results import content_key
+
+    base = TrainConfig(epochs=1)
+    # the hash of the plain repr: what every key was before the hidden fields existed
+    import hashlib
+    assert content_key(SMALL, base, 3) == hashlib.sha1(f"{SMALL!r}|{base!r}|3".encode()).hexdigest()[:12]
+    assert content_key(TrainConfig(epochs=1, ema=0.99)) != content_key(base)
+    assert content_key(TrainConfig(epochs=1, precision="bf16")) != content_key(base)
+    ranged = DetectorConfig(image_size=128, head=HeadConfig(size_ranges=(16.0, 32.0)))
+    assert content_key(ranged) != content_key(DetectorConfig(image_size=128))
+
+
+def test_validation_curve_ema_and_convergence(tiny_data, tmp_path):
+    from detdesign.detection import fit
+
+    cfg = TrainConfig(epochs=4, batch_size=3, warmup_iters=1, max_iters_per_epoch=1, ema=0.9)
+    f = fit(SMALL, cfg, tiny_data, tmp_path, val=tiny_data.select(slice(0, 3)))
+    assert f.curve["epoch"].tolist() == [1, 2, 3, 4] and f.curve["AP"].between(0, 1).all()
+    assert set(f.convergence) == {"gain", "rule", "converged", "points"} and f.convergence["points"] == 4
+    again = fit(SMALL, cfg, tiny_data, tmp_path, val=tiny_data.select(slice(0, 3)))  # resumed from the checkpoint
+    assert again.curve.equals(f.curve)
+
+
+def test_evaluate_runs_on_the_dynamic_detector(tiny_data):
+    from detdesign.detection import evaluate
+    from detdesign.dynamic import DynamicConfig
+    from detdesign.dynamic.training import build_dynamic
+
+    model = build_dynamic(DynamicConfig(first=SMALL, second=SMALL))
+    m = evaluate(model, tiny_data.select(slice(0, 2)))
+    assert 0.0 <= m["AP"] <= 1.0
+
+
+def test_bootstrap_over_images_reproduces_the_full_ap_and_pairs(tiny_data):
+    import numpy as np
+
+    from detdesign.detection.evaluate import _ap_of_resample, _cocoeval, bootstrap_ap, coco_metrics
+
+    data = tiny_data.select(slice(0, 4))
+    dets = [[{"image_id": r.image_id, "category_id": int(lab) + 1, "score": 0.9 - 0.1 * k,
+              "bbox": [b[0] + 3, b[1], b[2] - b[0], b[3] - b[1]]}
+             for k, (b, lab) in enumerate(zip(r.boxes.tolist(), r.labels))] for r in data.records]
+    full = coco_metrics(data, dets)["AP"]
+    ev = _cocoeval(data, dets)
+    assert _ap_of_resample(ev, np.arange(len(data))) == pytest.approx(full, abs=1e-9)
+    boot = bootstrap_ap(data, dets, n_resamples=20, seed=1, others=(dets,))
+    assert boot.shape == (2, 20) and np.array_equal(boot[0], boot[1])  # same detections, same resamples
+
+
+def test_level_counts_follow_the_size_ranges():
+    from detdesign.detection.head import FCOSHead
+
+    head = FCOSHead(SMALL.head, 64, 1, (8, 16, 32))
+    small = {"boxes": torch.tensor([[10.0, 10, 30, 30]]), "labels": torch.tensor([0])}
+    large = {"boxes": torch.tensor([[0.0, 0, 128, 128]]), "labels": torch.tensor([0])}
+    c_small, c_large = head.level_counts(128, [small]), head.level_counts(128, [large])
+    assert c_small[0] > 0 and c_small[2] == 0 and c_large[2] > 0 and c_large[0] == 0
+    with pytest.raises(ValueError, match="increasing boundaries"):
+        FCOSHead(HeadConfig(size_ranges=(64.0, 32.0)), 64, 1, (8, 16, 32))
+
+
 def test_study_train_overhead_reports_a_ratio(tiny_data):
-    from detdesign.studies.detector import train_overhead
+    from detdesign.detection import train_overhead
 
     r = train_overhead(SMALL, tiny_data, batch_size=2, steps=1)
     assert r["ratio"] > 0 and r["images_per_s"] > 0 and r["full_s"] > 0

@@ -10,12 +10,12 @@ from detdesign.arch.nb201_net import NB201Net
 from detdesign.data import load_naslib_zc
 from detdesign.measure import count_params
 from detdesign.proxies import compute, list_proxies
-from detdesign.studies import proxy_accuracy as study
+from detdesign.data.nb201 import sample_cells
+from detdesign.stats import bootstrap_ci, correlation_table, top_precision
 from detdesign.arch.structures import plain_structure
 
 ARCH = "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_3x3~1|none~2|"
-ALL = ("params", "flops", "grad_norm", "snip", "grasp", "fisher", "synflow", "jacob_cov", "naswot",
-       "te_nas", "zen", "phi")
+ALL = tuple(list_proxies(networks="any"))  # every registered proxy that runs on any network
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +24,16 @@ def batch():
     return torch.randn(8, 3, 16, 16, generator=g), torch.randint(0, 10, (8,), generator=g)
 
 
-def test_registry_is_complete():
-    assert set(ALL) <= set(list_proxies())
+def test_registry_declares_every_proxy():
+    from detdesign.proxies import DATA_FREE, spec
+
+    published = {"params", "flops", "grad_norm", "snip", "grasp", "fisher", "synflow", "jacob_cov", "naswot",
+                 "te_nas", "zen", "phi"}
+    assert published <= set(ALL) and "maedet_entropy" in list_proxies(networks="zennas")
+    assert set(DATA_FREE) == {n for n in list_proxies() if spec(n).data_free}
+    for name in list_proxies():
+        s = spec(name)
+        assert s.cost in ("static", "forward", "backward", "second-order") and s.min_batch >= 1
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -90,11 +98,11 @@ def test_nb201_net_shapes_and_bad_input():
 def test_sampling_is_stratified_and_prefix_stable(root):
     from detdesign.data import load_nb201
     nb = load_nb201()
-    small, large = study.sample_cells(nb, 20, 0), study.sample_cells(nb, 50, 0)
+    small, large = sample_cells(nb, 20, 0), sample_cells(nb, 50, 0)
     assert large[:20] == small and len(set(large)) == 50
     acc = nb.set_index("arch").loc[large, "c10_test"]
     assert (acc < nb["c10_test"].quantile(0.1)).sum() >= 4 and (acc > nb["c10_test"].quantile(0.9)).sum() >= 4
-    extra = study.sample_cells(nb, 5, 0, extra=[small[0], ARCH.replace("none~2", "skip_connect~2")])
+    extra = sample_cells(nb, 5, 0, extra=[small[0], ARCH.replace("none~2", "skip_connect~2")])
     assert len(extra) == 6
 
 
@@ -103,10 +111,10 @@ def test_rank_statistics_on_constructed_data():
     acc = rng.normal(size=200)
     df = pd.DataFrame({"good": acc * 3 + 1, "noise": rng.normal(size=200), "bad": -acc,
                        "c10_test": acc, "c100_test": acc, "in16_test": acc, "c10_test_12": acc})
-    corr = study.correlations(df, proxies=("good", "noise", "bad")).set_index(["proxy", "target"])
+    corr = correlation_table(df, ("good", "noise", "bad"), ("c10_test", "c100_test", "in16_test", "c10_test_12")).set_index(["proxy", "target"])
     assert corr.loc[("good", "c10_test"), "spearman"] == pytest.approx(1.0)
     assert corr.loc[("bad", "c10_test"), "kendall"] == pytest.approx(-1.0)
-    lo, hi = study.bootstrap_ci(df, "noise", "c10_test", 200, 0)
+    lo, hi = bootstrap_ci(df, "noise", "c10_test", 200, 0)
     assert lo < 0 < hi
-    assert study.top_precision(df, "good", "c10_test") == 1.0
-    assert study.top_precision(df, "bad", "c10_test") == 0.0
+    assert top_precision(df, "good", "c10_test") == 1.0
+    assert top_precision(df, "bad", "c10_test") == 0.0

@@ -140,7 +140,8 @@ def test_measure_accepts_prepared_inputs():
 
 
 def test_compound_phi_matches_the_flops_target():
-    from detdesign.studies.scaling import BASE, _macs, compound_phi, variant
+    from detdesign.scaling.cifar_grid import BASE, compound_phi, variant
+    from detdesign.scaling.cifar_grid import macs as _macs
 
     base = _macs(BASE, 32)
     for k in (2, 3):

@@ -3,6 +3,8 @@
 The package is deliberately thin: notebooks under ``notebooks/`` call it, it computes.
 Sub-modules (import what you need):
 
+- :mod:`detdesign.run`       -- ``Run``: profile, seed, device, caches, figures, ledger and executor of a notebook
+- :mod:`detdesign.executor`  -- populations of jobs: serial, a local Dask cluster or a Dask scheduler
 - :mod:`detdesign.profiles`  -- ``profile("smoke"|"quick"|"full")``: every size a notebook uses
 - :mod:`detdesign.repro`     -- seeding, deterministic torch settings, environment fingerprint
 - :mod:`detdesign.outputs`   -- where figures, claims and caches of a profile are written
@@ -16,6 +18,7 @@ Sub-modules (import what you need):
 """
 
 from detdesign.profiles import Profile, profile
+from detdesign.run import Run
 
-__all__ = ["Profile", "__version__", "profile"]
+__all__ = ["Profile", "Run", "__version__", "profile"]
 __version__ = "0.1.0"

@@ -76,6 +76,13 @@ class Run:
         show = os.environ.get("DETDESIGN_PROGRESS", "1") != "0"
         return cls(prof, seed, resolve_device(device), ex, show)
 
+    def describe(self) -> str:
+        """One line: profile, seed, device, executor."""
+        ex = self.executor
+        where = {"serial": "serial (in this process)", "processes": f"local Dask cluster, {ex.workers} workers",
+                 "dask": f"Dask scheduler {ex.address}"}[ex.kind]
+        return f"profile {self.name} | seed {self.seed} | device {self.device} | populations: {where}"
+
     # -- where things go ---------------------------------------------------------------------------------------
     @property
     def name(self) -> str:

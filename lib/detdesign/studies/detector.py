@@ -6,33 +6,17 @@ metrics on val and test, FLOPs / batch-1 latency / training throughput, the loss
 
 from __future__ import annotations
 
-import statistics
-import time
-
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
 from detdesign.claims import Claim
-from detdesign.data import load_bccd
-from detdesign.detection import DetectorConfig, TrainConfig, evaluate, fit, preprocess
-from detdesign.detection.data import TrainView, augmenter, collate
-from detdesign.detection.model import build_detector
+from detdesign.detection import DetectorConfig, TrainConfig, evaluate, fit, load_splits, train_overhead  # noqa: F401
 from detdesign.measure import count_flops, count_params, measure_latency
-from detdesign.outputs import outputs
 from detdesign.profiles import DetectorSizes
 
 AP50_TARGET = 0.60  # issue #5: from scratch, CPU, no pretrained weights
 OVERHEAD_TARGET = 1.5  # issue #5: data pipeline + loss add at most 50% to the bare forward+backward
-
-
-def load_splits(S: DetectorSizes) -> dict:
-    """train / val / test letterboxed to ``S.image_size`` (first ``n_train`` / ``n_eval`` images if set)."""
-    out = {}
-    for split, n in (("train", S.n_train), ("val", S.n_eval), ("test", S.n_eval)):
-        data = preprocess(load_bccd(split), S.image_size)
-        out[split] = data if n is None else data.select(slice(0, n))
-    return out
 
 
 def configs(S: DetectorSizes, seed: int) -> tuple[DetectorConfig, TrainConfig]:
@@ -43,53 +27,17 @@ def configs(S: DetectorSizes, seed: int) -> tuple[DetectorConfig, TrainConfig]:
     return cfg, tcfg
 
 
-def train_reference(S: DetectorSizes, splits: dict, seed: int, profile: str):
+def train_reference(run, S: DetectorSizes, splits: dict, seed: int):
     """Train (or load the finished checkpoint of) the reference detector: (model, history, seconds, cfg)."""
     cfg, tcfg = configs(S, seed)
-    model, history, seconds = fit(cfg, tcfg, splits["train"], outputs(profile).checkpoints / "00b", "reference")
-    return model, history, seconds, cfg
+    f = fit(cfg, tcfg, splits["train"], run.checkpoints("00b"), "reference", device=run.device)
+    return f.model, f.history, f.seconds, cfg
 
 
 def metrics_table(model, splits: dict) -> pd.DataFrame:
     """COCO metrics (AP, AP50, AP75, AP S/M/L and per-class AP) on val and test, one row per split."""
     rows = [{"split": s, "images": len(splits[s]), **evaluate(model, splits[s])} for s in ("val", "test")]
     return pd.DataFrame(rows).set_index("split")
-
-
-def train_overhead(cfg: DetectorConfig, data, batch_size: int = 8, steps: int = 4, seed: int = 0) -> dict:
-    """Median time of a full training step vs the bare forward+backward of the same batch size.
-
-    Bare: a pre-stacked batch through the detector, backward of the sum of its raw outputs. Full: what
-    :func:`detdesign.detection.train` does per iteration (augmenting DataLoader, FCOS targets and losses,
-    clipping, AdamW step). Returns seconds of each, their ratio and training images/s.
-    """
-    model = build_detector(cfg, seed=seed).train()
-    loader = torch.utils.data.DataLoader(
-        TrainView(data, augmenter(True, (0.75, 1.25))), batch_size=batch_size, shuffle=True, collate_fn=collate,
-        generator=torch.Generator().manual_seed(seed))
-    batches = (b for _ in range(steps + 1) for b in loader)  # enough epochs even for a tiny split
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    images = data.images[:batch_size]
-
-    def bare() -> float:
-        t0 = time.perf_counter()
-        sum(o.sum() for level in model(images) for o in level).backward()
-        return time.perf_counter() - t0
-
-    def full() -> float:
-        t0 = time.perf_counter()
-        imgs, targets = next(batches)
-        loss, _ = model.loss(imgs, targets)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
-        opt.step()
-        return time.perf_counter() - t0
-
-    bare(), full()  # warm-up
-    b = statistics.median(bare() for _ in range(steps))
-    f = statistics.median(full() for _ in range(steps))
-    return {"bare_s": b, "full_s": f, "ratio": f / b, "images_per_s": batch_size / f}
 
 
 def cost_table(model, cfg: DetectorConfig, S: DetectorSizes, seconds: float, history: pd.DataFrame,

@@ -20,7 +20,6 @@ from detdesign.dynamic import (
 )
 from detdesign.dynamic.inference import CascadePath, FirstPath
 from detdesign.measure import count_flops
-from detdesign.outputs import outputs
 from detdesign.profiles import DynamicSizes
 
 PAPER = pd.DataFrame([  # factsheet G: DynamicDet README, Dy-YOLOv7 on COCO, V100, batch 1, fp16
@@ -37,15 +36,15 @@ def config(S: DynamicSizes) -> DynamicConfig:
     return DynamicConfig(first=det, second=det)
 
 
-def train(S: DynamicSizes, splits: dict, seed: int, profile: str):
+def train(run, S: DynamicSizes, splits: dict, seed: int):
     """Stage 1 (cached checkpoint, resumable) then stage 2: (model, stage-1 history, seconds, router history,
     Delta)."""
     tcfg = TrainConfig(epochs=S.epochs, batch_size=S.batch_size, lr=S.lr, seed=seed,
                        max_iters_per_epoch=S.max_iters_per_epoch)
-    model, history, seconds = fit(config(S), tcfg, splits["train"], outputs(profile).checkpoints / "05",
-                                  desc="stage 1", build=build_dynamic)
-    router_hist, delta = train_router(model, splits["train"], RouterTrainConfig(epochs=S.router_epochs, seed=seed))
-    return model, history, seconds, router_hist, delta
+    f = fit(config(S), tcfg, splits["train"], run.checkpoints("05"), desc="stage 1", build=build_dynamic,
+            device=run.device)
+    router_hist, delta = train_router(f.model, splits["train"], RouterTrainConfig(epochs=S.router_epochs, seed=seed))
+    return f.model, f.history, f.seconds, router_hist, delta
 
 
 def static_table(model, S: DynamicSizes, splits, d1, d2, lat1: float, lat2: float) -> pd.DataFrame:

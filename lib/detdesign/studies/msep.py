@@ -17,13 +17,12 @@ import seaborn as sns
 from detdesign.arch import ZenNet
 from detdesign.arch.structures import sweep_structure
 from detdesign.claims import Claim
-from detdesign.detection import RESNET18_LIKE, DetectorConfig, TrainConfig, evaluate, fit, run_key
+from detdesign.detection import RESNET18_LIKE, DetectorConfig, TrainConfig
 from detdesign.detection.backbone import Backbone
-from detdesign.outputs import outputs
+from detdesign.detection.experiment import DetectorJob, train_population
 from detdesign.profiles import MSEPSizes
-from detdesign.progress import progress
 from detdesign.proxies import compute
-from detdesign.results import ResultCache
+from detdesign.results import content_key
 from detdesign.search import Budget, Objective, SearchConfig, cost, evolve, sample_allocations
 from detdesign.stats import rank_ci, rank_corr, rank_diff_ci
 
@@ -75,38 +74,30 @@ def score(structure: str, S: MSEPSizes, seed: int) -> dict:
     return row
 
 
-def score_all(structures: list[str], S: MSEPSizes, seed: int, profile: str) -> pd.DataFrame:
-    """:func:`score` for every structure, cached in ``<cache>/03_msep_scores.json``."""
-    cache = ResultCache(outputs(profile).cache / "03_msep_scores.json")
-    rows = []
-    for s in progress(structures, desc="scoring", leave=False):
-        key = run_key(s, S.image_size, S.proxy_resolution, S.proxy_batch, seed)
-        rows.append({"structure": s, **cache.get_or_compute(key, lambda s=s: score(s, S, seed))})
-    return pd.DataFrame(rows)
+def _score_job(structure: str, S: MSEPSizes, seed: int) -> dict:
+    return {"structure": structure, **score(structure, S, seed)}
 
 
-def train_one(structure: str, S: MSEPSizes, splits: dict, seed: int, profile: str) -> dict:
-    """Train ``structure`` as a detector with the study's schedule; test AP/AP50 (cached per structure)."""
-    cfg = DetectorConfig(backbone=structure, image_size=S.image_size)
-    tcfg = TrainConfig(epochs=S.epochs, batch_size=S.batch_size, lr=S.lr, seed=seed,
-                       max_iters_per_epoch=S.max_iters_per_epoch)
-    out = outputs(profile)
-    cache = ResultCache(out.cache / "03_msep_detectors.json")
-    key = run_key(cfg, tcfg, len(splits["train"]), len(splits["test"]))
-
-    def run() -> dict:
-        model, history, seconds = fit(cfg, tcfg, splits["train"], out.checkpoints / "03", desc="detector")
-        m = evaluate(model, splits["test"])
-        return {"AP": m["AP"], "AP50": m["AP50"], "train_seconds": seconds, "final_loss":
-                float(history["loss"].iloc[-10:].mean())}
-
-    return cache.get_or_compute(key, run)
+def score_all(run, structures: list[str], S: MSEPSizes, seed: int) -> pd.DataFrame:
+    """:func:`score` for every structure through ``run.map``, cached in ``03_msep_scores``."""
+    rows = run.map(_score_job, structures, key=lambda s: content_key(s, S.image_size, S.proxy_resolution,
+                                                                       S.proxy_batch, seed),
+                   cache=run.cache("03_msep_scores"), shared={"S": S, "seed": seed}, desc="scoring")
+    return pd.DataFrame([{**r, "structure": s} for r, s in zip(rows, structures)])
 
 
-def train_all(structures: list[str], S: MSEPSizes, splits: dict, seed: int, profile: str) -> pd.DataFrame:
-    rows = [{"structure": s, **train_one(s, S, splits, seed, profile)}
-            for s in progress(structures, desc="detectors", leave=False)]
-    return pd.DataFrame(rows)
+def job(structure: str, S: MSEPSizes, seed: int) -> DetectorJob:
+    """The detector of one backbone with the study's schedule."""
+    return DetectorJob(DetectorConfig(backbone=structure, image_size=S.image_size),
+                       TrainConfig(epochs=S.epochs, batch_size=S.batch_size, lr=S.lr, seed=seed,
+                                   max_iters_per_epoch=S.max_iters_per_epoch))
+
+
+def train_all(run, structures: list[str], S: MSEPSizes, splits: dict, seed: int) -> pd.DataFrame:
+    """Train every backbone as a detector (a population through ``run.map``); test AP/AP50, cached."""
+    rows = train_population(run, [job(s, S, seed) for s in structures], splits, "03_msep_detectors", "03")
+    return pd.DataFrame([{"structure": s, **{k: r[k] for k in ("AP", "AP50", "train_seconds", "final_loss")}}
+                         for s, r in zip(structures, rows)])
 
 
 def correlations(df: pd.DataFrame, S: MSEPSizes, seed: int, target: str = "AP") -> pd.DataFrame:
@@ -141,15 +132,17 @@ def scatter_figure(df: pd.DataFrame, corr: pd.DataFrame, cols=("msep", "single_s
     return fig
 
 
-def run_searches(S: MSEPSizes, seed: int) -> list:
-    """One EA per objective of :data:`OBJECTIVES`, same budget, population, iterations and seed."""
-    b = budget(S)
-    results = []
-    for label, proxy, opts, c2f in OBJECTIVES:
-        obj = Objective(proxy, resolution=S.proxy_resolution, batch_size=S.proxy_batch, seed=seed, options=opts)
-        cfg = SearchConfig(population=S.population, iterations=S.iterations, coarse_to_fine=c2f, seed=seed)
-        results.append((label, evolve(BASELINE, obj, b, cfg, desc=label)))
-    return results
+def _search_job(objective: tuple, S: MSEPSizes, seed: int):
+    label, proxy, opts, c2f = objective
+    obj = Objective(proxy, resolution=S.proxy_resolution, batch_size=S.proxy_batch, seed=seed, options=opts)
+    cfg = SearchConfig(population=S.population, iterations=S.iterations, coarse_to_fine=c2f, seed=seed)
+    return label, evolve(BASELINE, obj, budget(S), cfg, desc=label)
+
+
+def run_searches(run, S: MSEPSizes, seed: int) -> list:
+    """One EA per objective of :data:`OBJECTIVES` (one job each through ``run.map``): same budget, population,
+    iterations and seed. Not cached: a search takes seconds, and its timing is part of what is reported."""
+    return run.map(_search_job, OBJECTIVES, shared={"S": S, "seed": seed}, desc="searches")
 
 
 def search_table(results, S: MSEPSizes) -> pd.DataFrame:

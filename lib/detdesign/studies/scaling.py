@@ -15,16 +15,16 @@ import pandas as pd
 import torch
 import torchvision
 
-from detdesign.arch.efficientnet import COEFFICIENTS, EfficientNetConfig, efficientnet
+from detdesign.arch.efficientnet import COEFFICIENTS, efficientnet
 from detdesign.claims import Claim
 from detdesign.classification import ClassifierTrainConfig, accuracy, train_classifier
 from detdesign.data import load_cifar10
-from detdesign.detection import DetectorConfig, NeckConfig, TrainConfig, evaluate, fit, run_key
+from detdesign.detection import DetectorConfig, NeckConfig, TrainConfig
+from detdesign.detection.experiment import DetectorJob, train_population
 from detdesign.detection.model import build_detector
 from detdesign.measure import count_flops, count_params, measure_latency
-from detdesign.outputs import outputs
 from detdesign.profiles import ScalingSizes
-from detdesign.results import ResultCache
+from detdesign.results import content_key
 from detdesign.scaling import PAPER, Compound, grid
 from detdesign.scaling.cifar_grid import BASE, compound_phi, variant
 
@@ -40,34 +40,42 @@ def cifar(S: ScalingSizes, seed: int):
     return xtr, ytr, xte, yte
 
 
-def train_one(cfg: EfficientNetConfig, size: int, data, S: ScalingSizes, seed: int, profile: str) -> dict:
-    """Train one CIFAR-10 network (cached): MACs at ``size``, params, test accuracy, seconds."""
-    tcfg = ClassifierTrainConfig(epochs=S.epochs, batch_size=S.batch_size, input_size=size, seed=seed,
+def _train_job(job: tuple, data, S: ScalingSizes, seed: int) -> dict:
+    """Train one CIFAR-10 network ``job = (cfg, size)``: MACs at ``size``, params, test accuracy, seconds."""
+    cfg, size = job
+    tcfg = _tcfg(S, size, seed)
+    torch.manual_seed(seed)
+    net = efficientnet(cfg, num_classes=10, stem_stride=2)
+    t0 = time.perf_counter()
+    losses = train_classifier(net, data[0], data[1], tcfg, desc=f"{size}px")
+    return {"macs": count_flops(net, (1, 3, size, size)).macs, "params": count_params(net),
+            "acc": accuracy(net, data[2], data[3], size), "final_loss": losses[-1],
+            "seconds": time.perf_counter() - t0}
+
+
+def _tcfg(S: ScalingSizes, size: int, seed: int) -> ClassifierTrainConfig:
+    return ClassifierTrainConfig(epochs=S.epochs, batch_size=S.batch_size, input_size=size, seed=seed,
                                  max_iters_per_epoch=S.max_iters_per_epoch)
-    cache = ResultCache(outputs(profile).cache / "04_cifar_scaling.json")
-    key = run_key(cfg, tcfg, len(data[0]), len(data[2]))
-
-    def run() -> dict:
-        torch.manual_seed(seed)
-        net = efficientnet(cfg, num_classes=10, stem_stride=2)
-        t0 = time.perf_counter()
-        losses = train_classifier(net, data[0], data[1], tcfg, desc=f"{size}px")
-        return {"macs": count_flops(net, (1, 3, size, size)).macs, "params": count_params(net),
-                "acc": accuracy(net, data[2], data[3], size), "final_loss": losses[-1],
-                "seconds": time.perf_counter() - t0}
-
-    return cache.get_or_compute(key, run)
 
 
-def scaling_grid(S: ScalingSizes, data, seed: int, profile: str) -> pd.DataFrame:
-    """Base + every axis at every step: one row per trained network."""
-    rows = [{"axis": "base", "k": 0, "input": 32, **train_one(BASE, 32, data, S, seed, profile)}]
+def train_many(run, jobs: list[tuple], data, S: ScalingSizes, seed: int) -> list[dict]:
+    """Train every ``(cfg, size)`` network through ``run.map`` (one job each), cached in ``04_cifar_scaling``."""
+    key = lambda j: content_key(j[0], _tcfg(S, j[1], seed), len(data[0]), len(data[2]))  # noqa: E731
+    return run.map(_train_job, jobs, key=key, cache=run.cache("04_cifar_scaling"),
+                   shared={"data": data, "S": S, "seed": seed}, desc="CIFAR-10 networks")
+
+
+def scaling_grid(run, S: ScalingSizes, data, seed: int) -> pd.DataFrame:
+    """Base + every axis at every step: one row per trained network (a population through ``run.map``)."""
+    meta = [{"axis": "base", "k": 0, "input": 32}]
+    jobs = [(BASE, 32)]
     for axis in ("width", "depth", "resolution", "compound"):
         for k in S.steps:
             phi = compound_phi(k) if axis == "compound" else k
             cfg, size = variant(axis, phi)
-            rows.append({"axis": axis, "k": k, "phi": phi if axis == "compound" else None, "input": size,
-                         **train_one(cfg, size, data, S, seed, profile)})
+            meta.append({"axis": axis, "k": k, "phi": phi if axis == "compound" else None, "input": size})
+            jobs.append((cfg, size))
+    rows = [{**m, **r} for m, r in zip(meta, train_many(run, jobs, data, S, seed))]
     df = pd.DataFrame(rows)
     base = df.loc[df.axis == "base"].iloc[0]
     df["flops_x"] = df["macs"] / base["macs"]
@@ -96,15 +104,15 @@ def abg_candidates(n: int) -> pd.DataFrame:
     return pd.concat([paper, picks]).drop_duplicates(["alpha", "beta", "gamma"]).reset_index(drop=True)
 
 
-def abg_search(S: ScalingSizes, data, seed: int, profile: str) -> pd.DataFrame:
+def abg_search(run, S: ScalingSizes, data, seed: int) -> pd.DataFrame:
     """Train each candidate of :func:`abg_candidates` at phi = 1 (about 2x the base FLOPs)."""
-    rows = []
+    meta, jobs = [], []
     for r in abg_candidates(S.abg_points).itertuples():
         c = Compound(r.alpha, r.beta, r.gamma)
-        cfg, size = variant("compound", 1, c)
-        rows.append({"alpha": r.alpha, "beta": r.beta, "gamma": r.gamma, "flops_factor": c.flops_factor,
-                     "paper": (r.alpha, r.beta, r.gamma) == PAPER, **train_one(cfg, size, data, S, seed, profile)})
-    return pd.DataFrame(rows)
+        jobs.append(variant("compound", 1, c))
+        meta.append({"alpha": r.alpha, "beta": r.beta, "gamma": r.gamma, "flops_factor": c.flops_factor,
+                     "paper": (r.alpha, r.beta, r.gamma) == PAPER})
+    return pd.DataFrame([{**m, **r} for m, r in zip(meta, train_many(run, jobs, data, S, seed))])
 
 
 def abg_figure(cands: pd.DataFrame):
@@ -146,30 +154,14 @@ NECKS = {
 }
 
 
-def det_sizes(S: ScalingSizes):
-    """The detection sizes of ``S`` in the shape :func:`detdesign.studies.detector.load_splits` reads."""
-    from types import SimpleNamespace
-
-    return SimpleNamespace(image_size=S.det_image_size, n_train=S.det_n_train, n_eval=S.det_n_eval)
-
-
-def neck_ablation(S: ScalingSizes, splits: dict, seed: int, profile: str) -> pd.DataFrame:
+def neck_ablation(run, S: ScalingSizes, splits: dict, seed: int) -> pd.DataFrame:
     """Train the ResNet-18-like FCOS detector with each neck of :data:`NECKS`; AP, neck MACs and latency."""
     tcfg = TrainConfig(epochs=S.det_epochs, batch_size=8, seed=seed, max_iters_per_epoch=S.det_max_iters_per_epoch)
-    out = outputs(profile)
-    cache = ResultCache(out.cache / "04_necks.json")
-    rows = []
-    for label, neck in NECKS.items():
-        cfg = DetectorConfig(image_size=S.det_image_size, neck=neck)
-
-        def run(cfg=cfg) -> dict:
-            model, _, seconds = fit(cfg, tcfg, splits["train"], out.checkpoints / "04", desc="detector")
-            m = evaluate(model, splits["test"])
-            return {"AP": m["AP"], "AP50": m["AP50"], "train_seconds": seconds}
-
-        row = cache.get_or_compute(run_key(cfg, tcfg, len(splits["train"]), len(splits["test"])), run)
-        rows.append({"neck": label, **row, **neck_cost(cfg, S.latency_runs)})
-    return pd.DataFrame(rows).set_index("neck")
+    jobs = [DetectorJob(DetectorConfig(image_size=S.det_image_size, neck=neck), tcfg) for neck in NECKS.values()]
+    rows = train_population(run, jobs, splits, "04_necks", "04")
+    return pd.DataFrame([{"neck": label, **{k: r[k] for k in ("AP", "AP50", "train_seconds")},
+                          **neck_cost(j.cfg, S.latency_runs)}
+                         for label, j, r in zip(NECKS, jobs, rows)]).set_index("neck")
 
 
 def neck_cost(cfg: DetectorConfig, runs: int) -> dict:

@@ -1,0 +1,47 @@
+"""Claims with preconditions: one verdict rule, inconclusive when a precondition fails, CSV round-trip."""
+
+import json
+
+import pytest
+
+from detdesign.claims import Claim, Precondition, interval, load_all, record, to_markdown, verdict
+
+
+def test_one_rule_makes_a_failed_precondition_inconclusive():
+    ok = Precondition.check("converged", 0.004, "<", 0.01)
+    bad = Precondition.check("detector 2 better by 2 SE", 0.3, ">", 2.0)
+    assert ok.met and not bad.met and bad.rule == "> 2"
+    assert verdict("no", [ok]) == "no" and verdict("no", [ok, bad]) == "inconclusive"
+    c = Claim("x-1", "paper", "says", "measured", "no", "note", preconditions=(ok, bad))
+    assert c.holds == "inconclusive" and "the measurement alone said 'no'" in c.note and "detector 2" in c.note
+    assert Claim("x-2", "p", "s", "m", "yes", preconditions=(ok,)).holds == "yes"
+    assert not Precondition.check("nan", float("nan"), ">", 0).met
+
+
+def test_bad_claims_fail_clearly():
+    with pytest.raises(ValueError, match="holds must be one of"):
+        Claim("x", "p", "s", "m", "maybe")
+    with pytest.raises(TypeError, match="Precondition"):
+        Claim("x", "p", "s", "m", "yes", preconditions=({"met": True},))
+    with pytest.raises(ValueError, match="op must be"):
+        Precondition.check("x", 1, "=>", 0)
+
+
+def test_ledger_csv_has_preconditions_and_interval_and_renders(tmp_path):
+    pre = Precondition.check("converged", 0.02, "<", 0.01)
+    rows = [Claim("a", "P", "says", "0.5", "yes", interval=interval(0.41, 0.58)),
+            Claim("b", "P", "says", "0.1", "no", preconditions=(pre,))]
+    df = record("99_test", rows, "smoke")
+    assert list(df["holds"]) == ["yes", "inconclusive"] and df.loc[0, "interval"] == "95% [+0.410, +0.580]"
+    back = load_all(df.attrs.get("folder", None) or _claims_folder())
+    items = json.loads(back.loc[1, "preconditions"])
+    assert items == [{"name": "converged", "measured": "0.02", "rule": "< 0.01", "met": False}]
+    md = to_markdown(back)
+    assert "NOT MET: converged" in md and "**inconclusive**" in md and "none stated" in md
+    assert interval(float("nan"), 1.0) == ""
+
+
+def _claims_folder():
+    from detdesign.outputs import outputs
+
+    return outputs("smoke").claims
