@@ -2,7 +2,7 @@
 PYTHON  ?= python3
 VENV    ?= .venv
 PY      := $(VENV)/bin/python
-PROFILE ?= quick
+PROFILE ?= $(or $(DETDESIGN_PROFILE),quick)
 PORT    ?= 8888
 STAMP   := $(VENV)/.installed-stamp
 

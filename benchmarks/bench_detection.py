@@ -2,14 +2,13 @@
 
 The bare step feeds a pre-stacked uint8 batch through the detector and back-propagates the sum of its raw
 outputs; the full step is what ``detdesign.detection.train`` does (augmentation in the DataLoader, FCOS
-targets and losses, clipping, AdamW step). Both are timed by ``studies.detector.train_overhead`` (the same
+targets and losses, clipping, AdamW step). Both are timed by ``detdesign.detection.train_overhead`` (the same
 function notebook 00b reports). Target: full / bare <= 1.5. Prints a Markdown table.
 """
 
 from detdesign import repro
 from detdesign.data import load_bccd
-from detdesign.detection import DetectorConfig, preprocess
-from detdesign.studies.detector import train_overhead
+from detdesign.detection import DetectorConfig, preprocess, train_overhead
 
 SIZES, BATCH, STEPS = (256, 384, 512), 8, 6
 

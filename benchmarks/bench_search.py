@@ -11,11 +11,10 @@ import time
 from detdesign import repro
 from detdesign.arch import ZenNet
 from detdesign.data import load_bccd
-from detdesign.detection import RESNET18_LIKE, DetectorConfig, preprocess
+from detdesign.detection import RESNET18_LIKE, DetectorConfig, preprocess, train_overhead
 from detdesign.detection.backbone import Backbone
 from detdesign.proxies import compute
 from detdesign.search import cost, sample_allocations
-from detdesign.studies.detector import train_overhead
 
 CASES = {
     "maedet_entropy analytic": ("maedet_entropy", {"variant": "analytic"}),

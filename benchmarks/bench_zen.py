@@ -12,8 +12,8 @@ import torch
 
 from detdesign import repro
 from detdesign.arch import ZenNet
-from detdesign.proxies import compute
 from detdesign.arch.structures import plain_structure
+from detdesign.proxies import compute
 
 ZENNET_1M = ("SuperConvK3BNRELU(3,88,1,1)SuperResK1K7K1(88,120,1,16,1)SuperResK1K7K1(120,192,2,16,3)"
              "SuperResK1K5K1(192,224,1,24,4)SuperResK1K5K1(224,96,2,24,2)SuperResK1K3K1(96,168,2,40,3)"

@@ -1,8 +1,10 @@
 """Run every notebook in notebooks/ in order with papermill (`make reproduce [PROFILE=...]`).
 
 The profile reaches each kernel through the DETDESIGN_PROFILE environment variable (not an injected
-parameters cell), so the committed notebooks stay clean. PROFILE=full executes the notebooks in place
-(the published versions); every other profile writes executed copies under runs/<profile>/notebooks/.
+parameters cell), so the committed notebooks stay clean. PROFILE=full replaces the published notebooks
+(each is executed into a temporary file and moved into place only when it finished, so an interrupted run
+leaves the published notebook untouched); every other profile writes executed copies under
+runs/<profile>/notebooks/. The profile is --profile, else $DETDESIGN_PROFILE, else quick.
 Wall times go to runs/<profile>/timings.csv.
 """
 
@@ -34,7 +36,8 @@ def clean(path: Path) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--profile", default="quick", choices=profile_names())
+    ap.add_argument("--profile", default=os.environ.get("DETDESIGN_PROFILE", "quick"), choices=profile_names(),
+                    help="default: $DETDESIGN_PROFILE, else quick (the one rule the notebooks follow too)")
     ap.add_argument("--only", default="", help="run only notebooks whose name starts with this prefix")
     args = ap.parse_args()
     notebooks = sorted(p for p in (ROOT / "notebooks").glob("[0-9]*.ipynb") if p.name.startswith(args.only))
@@ -50,9 +53,14 @@ def main() -> int:
         out = out_dir / nb.name
         t0 = time.perf_counter()
         print(f"[{args.profile}] {nb.name} ...", flush=True)
-        pm.execute_notebook(str(nb), str(out), kernel_name="python3", cwd=str(ROOT / "notebooks"),
-                            progress_bar=False)
-        clean(out)
+        tmp = out.with_name(f".{out.stem}.running.ipynb")  # a killed run never leaves a half-executed notebook
+        try:
+            pm.execute_notebook(str(nb), str(tmp), kernel_name="python3", cwd=str(ROOT / "notebooks"),
+                                progress_bar=False)
+            clean(tmp)
+            os.replace(tmp, out)
+        finally:
+            tmp.unlink(missing_ok=True)
         times.append((nb.name, time.perf_counter() - t0))
         print(f"[{args.profile}] {nb.name} done in {times[-1][1]:.1f} s", flush=True)
     total = sum(t for _, t in times)

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from detdesign.claims import Claim, Precondition, interval, load_all, record, to_markdown, verdict
+from detdesign.outputs import outputs
 
 
 def test_one_rule_makes_a_failed_precondition_inconclusive():
@@ -33,15 +34,9 @@ def test_ledger_csv_has_preconditions_and_interval_and_renders(tmp_path):
             Claim("b", "P", "says", "0.1", "no", preconditions=(pre,))]
     df = record("99_test", rows, "smoke")
     assert list(df["holds"]) == ["yes", "inconclusive"] and df.loc[0, "interval"] == "95% [+0.410, +0.580]"
-    back = load_all(df.attrs.get("folder", None) or _claims_folder())
+    back = load_all(outputs("smoke").claims)
     items = json.loads(back.loc[1, "preconditions"])
     assert items == [{"name": "converged", "measured": "0.02", "rule": "< 0.01", "met": False}]
     md = to_markdown(back)
     assert "NOT MET: converged" in md and "**inconclusive**" in md and "none stated" in md
     assert interval(float("nan"), 1.0) == ""
-
-
-def _claims_folder():
-    from detdesign.outputs import outputs
-
-    return outputs("smoke").claims

@@ -5,12 +5,12 @@ import pytest
 import torch
 
 from detdesign.arch import ZenNet
+from detdesign.arch.structures import sweep_structure
 from detdesign.detection import RESNET18_LIKE, RESNET50_LIKE, DetectorConfig, build_detector
 from detdesign.detection.backbone import Backbone
 from detdesign.proxies import compute
 from detdesign.proxies.entropy import MSEP_ALPHA, analytic_stage_scores, resolve_alpha, stage_scores
 from detdesign.search import Budget, Objective, SearchConfig, SearchSpace, cost, evolve, mutate, sample_allocations
-from detdesign.arch.structures import sweep_structure
 
 TWO_STAGE = "SuperConvK3BNRELU(3,8,2,1)SuperResK3K3(8,16,2,8,1)SuperResK1K5K1(16,32,2,8,1)"
 

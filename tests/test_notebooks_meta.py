@@ -12,7 +12,7 @@ NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9]*.ipynb"))
 
 def test_there_are_notebooks():
     names = [p.name for p in NOTEBOOKS]
-    assert names[:3] == ["00_tour.ipynb", "00b_detector.ipynb", "01_bn_rescaling.ipynb"], names
+    assert names[:4] == ["00_tour.ipynb", "00b_detector.ipynb", "00c_testbed.ipynb", "01_bn_rescaling.ipynb"], names
     assert all(re.fullmatch(r"\d\d[a-z]?_[a-z0-9_]+\.ipynb", n) for n in names), names
 
 
@@ -35,6 +35,7 @@ def test_notebook_is_published_clean(path):
         assert len(src.splitlines()) <= 40 and "\nclass " not in "\n" + src, "logic belongs in lib/"
     last_code = "".join(code[-1]["source"])
     assert "assert" in last_code and "P.assert_claims" in last_code, "ends by asserting the claim"
-    assert any("claims.record(" in "".join(c["source"]) for c in code), "writes its claims-ledger rows"
+    assert any("run.record(" in "".join(c["source"]) for c in code), "writes its claims-ledger rows"
+    assert any("Run.from_env(" in "".join(c["source"]) for c in code), "runs on the Run context"
     assert nb["cells"][-1]["cell_type"] == "markdown", "ends with what we found"
     assert (REPO / "data" / "claims" / f"{path.stem}.csv").is_file(), "full-profile ledger rows committed"

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from detdesign.arch import ZenNet
-from detdesign.proxies import ProxyResult, compute, list_proxies
 from detdesign.arch.structures import plain_structure
+from detdesign.proxies import ProxyResult, compute, list_proxies
 
 SMALL = "SuperConvK3BNRELU(3,8,1,1)SuperResK3K3(8,16,2,8,1)SuperConvK1BNRELU(16,32,1,1)"
 KW = dict(resolution=16, batch_size=4, seed=3)

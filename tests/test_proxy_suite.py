@@ -7,12 +7,12 @@ import torch
 
 from detdesign.arch import ZenNet
 from detdesign.arch.nb201_net import NB201Net
+from detdesign.arch.structures import plain_structure
 from detdesign.data import load_naslib_zc
+from detdesign.data.nb201 import sample_cells
 from detdesign.measure import count_params
 from detdesign.proxies import compute, list_proxies
-from detdesign.data.nb201 import sample_cells
 from detdesign.stats import bootstrap_ci, correlation_table, top_precision
-from detdesign.arch.structures import plain_structure
 
 ARCH = "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_3x3~1|none~2|"
 ALL = tuple(list_proxies(networks="any"))  # every registered proxy that runs on any network
@@ -111,7 +111,7 @@ def test_rank_statistics_on_constructed_data():
     acc = rng.normal(size=200)
     df = pd.DataFrame({"good": acc * 3 + 1, "noise": rng.normal(size=200), "bad": -acc,
                        "c10_test": acc, "c100_test": acc, "in16_test": acc, "c10_test_12": acc})
-    corr = correlation_table(df, ("good", "noise", "bad"), ("c10_test", "c100_test", "in16_test", "c10_test_12")).set_index(["proxy", "target"])
+    corr = correlation_table(df, ("good", "noise", "bad"), ("c10_test", "c100_test")).set_index(["proxy", "target"])
     assert corr.loc[("good", "c10_test"), "spearman"] == pytest.approx(1.0)
     assert corr.loc[("bad", "c10_test"), "kendall"] == pytest.approx(-1.0)
     lo, hi = bootstrap_ci(df, "noise", "c10_test", 200, 0)

@@ -123,6 +123,28 @@ class DynamicSizes:
 
 
 @dataclass(frozen=True)
+class TestbedSizes:
+    """Sizes of ``00c_testbed``: CIFAR-10 Scenes, the reference detector's convergence on it and on BCCD."""
+
+    __test__ = False  # not a pytest class
+
+    image_size: int
+    n_train: int
+    n_val: int
+    n_test: int
+    epochs: int
+    batch_size: int
+    lr: float
+    ema: float
+    max_iters_per_epoch: int | None
+    seeds: tuple[int, ...]  # training seeds of the reference detector on the scenes
+    bccd_epochs: int
+    bootstrap: int  # image resamples of the test-AP interval
+    speed_steps: int  # timed training steps per precision setting
+    grid_images: int
+
+
+@dataclass(frozen=True)
 class Profile:
     """Everything that differs between ``smoke``, ``quick`` and ``full``.
 
@@ -139,6 +161,7 @@ class Profile:
     msep: MSEPSizes
     dynamic: DynamicSizes
     scaling: ScalingSizes
+    testbed: TestbedSizes
 
 
 _PROFILES = {
@@ -162,6 +185,9 @@ _PROFILES = {
         scaling=ScalingSizes(train_per_class=10, test_per_class=5, epochs=1, batch_size=32, max_iters_per_epoch=2,
                              steps=(1,), abg_points=1, det_image_size=128, det_epochs=1, det_max_iters_per_epoch=1,
                              det_n_train=8, det_n_eval=4, latency_runs=3),
+        testbed=TestbedSizes(image_size=128, n_train=16, n_val=8, n_test=8, epochs=2, batch_size=4, lr=2e-3,
+                             ema=0.9, max_iters_per_epoch=2, seeds=(0,), bccd_epochs=1, bootstrap=20,
+                             speed_steps=1, grid_images=2),
     ),
     "quick": Profile(
         name="quick",
@@ -185,6 +211,9 @@ _PROFILES = {
         scaling=ScalingSizes(train_per_class=100, test_per_class=50, epochs=3, batch_size=128,
                              max_iters_per_epoch=None, steps=(1, 2), abg_points=1, det_image_size=256, det_epochs=2,
                              det_max_iters_per_epoch=None, det_n_train=None, det_n_eval=None, latency_runs=10),
+        testbed=TestbedSizes(image_size=256, n_train=400, n_val=100, n_test=200, epochs=4, batch_size=8, lr=2e-3,
+                             ema=0.99, max_iters_per_epoch=None, seeds=(0,), bccd_epochs=4, bootstrap=50,
+                             speed_steps=2, grid_images=6),
     ),
     "full": Profile(
         name="full",
@@ -210,6 +239,9 @@ _PROFILES = {
                              max_iters_per_epoch=None, steps=(1, 2, 3), abg_points=3, det_image_size=256,
                              det_epochs=6, det_max_iters_per_epoch=None, det_n_train=None, det_n_eval=None,
                              latency_runs=30),
+        testbed=TestbedSizes(image_size=256, n_train=1000, n_val=300, n_test=1000, epochs=16, batch_size=8,
+                             lr=2e-3, ema=0.998, max_iters_per_epoch=None, seeds=(0, 1), bccd_epochs=24,
+                             bootstrap=200, speed_steps=6, grid_images=6),
     ),
 }
 

@@ -74,7 +74,9 @@ class ResultCache:
         return iter(self._rows)
 
     def get(self, key: str, default: dict | None = None) -> dict | None:
-        return self._rows.get(key, default)
+        """The row stored under ``key`` (non-finite floats decoded), else ``default``."""
+        row = self._rows.get(key)
+        return default if row is None else _decode(row)
 
     def put(self, key: str, row: dict) -> None:
         """Store ``row`` under ``key`` and write the whole cache atomically."""

@@ -31,6 +31,7 @@ from detdesign.outputs import Outputs, outputs
 from detdesign.profiles import Profile, profile
 
 DEVICE_ENV = "DETDESIGN_DEVICE"
+PRECISION_ENV = "DETDESIGN_PRECISION"
 DEFAULT_EXECUTOR = {"smoke": "serial", "quick": "processes", "full": "processes"}
 
 
@@ -47,6 +48,28 @@ def resolve_device(name: str | None = None) -> str:
     return str(dev)
 
 
+def bf16_is_fast(device: str) -> bool:
+    """Whether bf16 autocast has fast kernels here: a GPU with bf16, or a CPU whose oneDNN has bf16 (AVX-512
+    BF16 / AMX). Without them torch falls back to slow reference convolutions (measured 10-15x slower on an
+    AVX2-only CPU), so ``precision="auto"`` picks fp32 there."""
+    if torch.device(device).type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def resolve_precision(name: str | None, device: str) -> str:
+    """``name``, else ``$DETDESIGN_PRECISION``, else ``auto``: bf16 where :func:`bf16_is_fast`, fp32 elsewhere."""
+    name = name or os.environ.get(PRECISION_ENV) or "auto"
+    if name == "auto":
+        return "bf16" if bf16_is_fast(device) else "fp32"
+    if name not in ("fp32", "bf16"):
+        raise ValueError(f"precision must be 'auto', 'fp32' or 'bf16' (set {PRECISION_ENV}), got {name!r}")
+    return name
+
+
 @dataclass(frozen=True)
 class Run:
     """A notebook's run: profile, seed, device, outputs, progress switch and population executor."""
@@ -56,6 +79,8 @@ class Run:
     device: str = "cpu"
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     show_progress: bool = True
+    precision: str = "fp32"  # training/evaluation precision of the studies that opt in (see train_config)
+    channels_last: bool = True
     _pool: Pool = field(default_factory=Pool, repr=False, compare=False)
 
     def __post_init__(self):
@@ -68,20 +93,31 @@ class Run:
 
     @classmethod
     def from_env(cls, name: str | None = None, seed: int = 0, *, device: str | None = None,
-                 executor: ExecutorConfig | None = None) -> Run:
-        """The run a notebook gets: profile ``name`` (else ``$DETDESIGN_PROFILE``, else quick), devices and
-        executor from the environment (see the module docstring)."""
+                 executor: ExecutorConfig | None = None, precision: str | None = None) -> Run:
+        """The run a notebook gets: profile ``name`` (else ``$DETDESIGN_PROFILE``, else quick), device,
+        precision and executor from the environment (see the module docstring)."""
         prof = profile(name)
         ex = executor or executor_from_env(DEFAULT_EXECUTOR.get(prof.name, "serial"))
         show = os.environ.get("DETDESIGN_PROGRESS", "1") != "0"
-        return cls(prof, seed, resolve_device(device), ex, show)
+        dev = resolve_device(device)
+        return cls(prof, seed, dev, ex, show, resolve_precision(precision, dev))
+
+    def train_config(self, **fields):
+        """A detection :class:`~detdesign.detection.TrainConfig` with the run's precision and memory format.
+
+        The published studies of notebooks 00b and 03-05 keep the fp32 / NCHW defaults (their caches are keyed
+        on them); new studies take their schedule from here, so one switch sets the fast path."""
+        from detdesign.detection.config import TrainConfig
+
+        return TrainConfig(precision=self.precision, channels_last=self.channels_last, **fields)
 
     def describe(self) -> str:
         """One line: profile, seed, device, executor."""
         ex = self.executor
         where = {"serial": "serial (in this process)", "processes": f"local Dask cluster, {ex.workers} workers",
                  "dask": f"Dask scheduler {ex.address}"}[ex.kind]
-        return f"profile {self.name} | seed {self.seed} | device {self.device} | populations: {where}"
+        return (f"profile {self.name} | seed {self.seed} | device {self.device} ({self.precision}"
+                f"{', channels_last' if self.channels_last else ''}) | populations: {where}")
 
     # -- where things go ---------------------------------------------------------------------------------------
     @property

@@ -10,8 +10,8 @@ call these, so a change to the schedule or the step lands in both.
   model's device type. On the project's CPU (AVX-512 BF16), bf16 autocast with channels_last convs is the fast
   path (``benchmarks/bench_detection.py``); weights, optimiser state and losses stay float32.
 - :class:`EMA` -- an exponential moving average of the weights and buffers
-  (``torch.optim.swa_utils.AveragedModel`` with ``get_ema_multi_avg_fn``): ``theta_ema <- d * theta_ema +
-  (1 - d) * theta`` after every step; evaluations read the average, which lowers seed noise.
+  (``torch.optim.swa_utils.AveragedModel``): ``theta_ema <- d_t theta_ema + (1 - d_t) theta`` after every step,
+  ``d_t = min(d, (1 + t) / (10 + t))``; evaluations read the average, which lowers seed noise.
 - :func:`convergence` -- the project's rule for "this training converged" (a ledger precondition).
 """
 
@@ -21,7 +21,7 @@ import contextlib
 import math
 
 import torch
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 
 CONVERGED_TOL = 0.01  # validation-metric gain over the last quarter of the schedule below which a run converged
 
@@ -65,13 +65,29 @@ def memory_format(channels_last: bool) -> torch.memory_format:
     return torch.channels_last if channels_last else torch.contiguous_format
 
 
+def _ema_fn(decay: float):
+    """EMA update with a warm-up of the decay, ``d_t = min(decay, (1 + t) / (10 + t))`` after ``t`` updates (as in
+    TensorFlow's ExponentialMovingAverage with ``num_updates``), so early averages do not sit at the random init."""
+    def update(averaged: list, current: list, num_averaged) -> None:
+        t = float(num_averaged)
+        d = min(decay, (1.0 + t) / (10.0 + t))
+        floats = [(a, c) for a, c in zip(averaged, current) if a.is_floating_point()]
+        if floats:
+            torch._foreach_lerp_([a for a, _ in floats], [c for _, c in floats], 1.0 - d)
+        for a, c in zip(averaged, current):
+            if not a.is_floating_point():  # integer buffers (BN's num_batches_tracked) follow the model
+                a.copy_(c)
+    return update
+
+
 class EMA:
-    """Weight EMA of ``model`` with decay ``decay`` (buffers averaged too); ``.module`` is the averaged copy."""
+    """Weight EMA of ``model`` with decay ``decay`` (warm-up in :func:`_ema_fn`; buffers averaged too);
+    ``.module`` is the averaged copy."""
 
     def __init__(self, model: torch.nn.Module, decay: float):
         if not 0.0 < decay < 1.0:
             raise ValueError(f"EMA decay must lie in (0, 1), got {decay}")
-        self.averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+        self.averaged = AveragedModel(model, multi_avg_fn=_ema_fn(decay), use_buffers=True)
 
     @property
     def module(self) -> torch.nn.Module:

@@ -149,3 +149,14 @@ def load_cifar10(split: str = "train", *, root=None, n_per_class: int | None = N
         idx = _subset_index(y, n_per_class, seed)
         x, y = x[idx], y[idx]
     return Cifar(x, y, source)
+
+
+def cifar_batch(n: int = 64, seed: int = 42):
+    """One real CIFAR-10 training batch of ``n`` images (seeded), normalised: (x [n,3,32,32], y [n])."""
+    import torch
+
+    per_class = -(-n // 10) + 1
+    cifar = load_cifar10("train", n_per_class=per_class, seed=seed)
+    x, y = cifar.tensors()
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))[:n]
+    return x[order], y[order]

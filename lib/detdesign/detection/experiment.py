@@ -11,36 +11,53 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from detdesign.detection.config import DetectorConfig, TrainConfig
-from detdesign.detection.evaluate import evaluate
+from detdesign.detection.evaluate import bootstrap_ap, coco_metrics, predict_all
 from detdesign.detection.training import fit
 from detdesign.results import content_key
 
 
 @dataclass(frozen=True)
 class DetectorJob:
-    """One detector of a population: what to build and how to train it; ``validate`` records a val curve."""
+    """One detector of a population: what to build and how to train it.
+
+    ``validate``: record a validation curve (val AP per evaluation) and its convergence verdict;
+    ``bootstrap``: also report a 95% interval of test AP over ``bootstrap`` image resamples.
+    """
 
     cfg: DetectorConfig
     tcfg: TrainConfig
     validate: bool = False
+    bootstrap: int = 0
 
     def key(self, splits: dict) -> str:
         """The content key: config, schedule and split sizes (a validated job also keys on the val split)."""
         parts = (self.cfg, self.tcfg, len(splits["train"]), len(splits["test"]))
-        return content_key(*parts, "val", len(splits["val"])) if self.validate else content_key(*parts)
+        if self.validate:
+            parts += ("val", len(splits["val"]))
+        if self.bootstrap:
+            parts += ("bootstrap", self.bootstrap)
+        return content_key(*parts)
 
 
 def train_evaluate(job: DetectorJob, splits: dict, ckpt_dir, device: str = "cpu", desc: str = "detector") -> dict:
-    """Train ``job`` (or load its finished checkpoint) and evaluate on ``splits["test"]``: one flat row."""
+    """Train ``job`` (or load its finished checkpoint) and evaluate on ``splits["test"]``: one flat row
+    (COCO metrics, training seconds and final loss; with ``validate`` the curve as JSON, the last val AP, the
+    gain over the last quarter and ``converged``; with ``bootstrap`` ``AP_lo``/``AP_hi`` over test images)."""
     val = splits["val"] if job.validate else None
     f = fit(job.cfg, job.tcfg, splits["train"], ckpt_dir, desc=desc, val=val, device=device)
-    m = evaluate(f.model, splits["test"], device=device, precision=job.tcfg.precision)
+    dets = predict_all(f.model, splits["test"], device=device, precision=job.tcfg.precision)
+    m = coco_metrics(splits["test"], dets)
     row = {**{k: v for k, v in m.items() if not k.startswith("AP_")}, "train_seconds": f.seconds,
            "final_loss": float(f.history["loss"].iloc[-10:].mean())}
     if job.validate:
         row.update(val_AP=float(f.curve["AP"].iloc[-1]), val_gain=f.convergence["gain"],
-                   converged=bool(f.convergence["converged"]))
+                   converged=bool(f.convergence["converged"]), curve=f.curve.to_json(orient="records"))
+    if job.bootstrap:
+        boot = bootstrap_ap(splits["test"], dets, job.bootstrap, seed=job.tcfg.seed)[0]
+        row.update(AP_lo=float(np.quantile(boot, 0.025)), AP_hi=float(np.quantile(boot, 0.975)))
     return row
 
 

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from scipy import stats
 
 from detdesign.arch.nb201_net import NB201Net
-from detdesign.data import load_cifar10
+from detdesign.data.cifar import cifar_batch  # noqa: F401  (notebook 02 calls study.cifar_batch)
 from detdesign.data.nb201 import sample_cells  # noqa: F401  (notebook 02 calls study.sample_cells)
 from detdesign.proxies import compute, list_proxies
 from detdesign.stats import bootstrap_ci, correlation_table, top_precision  # noqa: F401  (called by notebook 02)
@@ -31,15 +31,6 @@ PAPER_C10 = {"grad_norm": 0.594, "snip": 0.596, "grasp": 0.514, "fisher": 0.360,
              "jacob_cov": 0.731}  # Abdelfattah et al. ICLR 2021, Table 1, |Spearman|, all 15,625 cells
 NASLIB_NAMES = {"params": "params", "flops": "flops", "grad_norm": "grad_norm", "snip": "snip",
                 "grasp": "grasp", "fisher": "fisher", "synflow": "synflow", "jacob_cov": "jacov"}
-
-
-def cifar_batch(n: int = 64, seed: int = 42):
-    """One real CIFAR-10 training batch of ``n`` images (seeded), normalised: (x [n,3,32,32], y [n])."""
-    per_class = -(-n // 10) + 1
-    cifar = load_cifar10("train", n_per_class=per_class, seed=seed)
-    x, y = cifar.tensors()
-    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))[:n]
-    return x[order], y[order]
 
 
 def score_cell(arch: str, data, proxies=PROXIES, seed: int = 42) -> dict:
