@@ -19,6 +19,7 @@ import torch
 
 from detdesign.detection.data import Preprocessed
 from detdesign.dynamic.model import AdaptiveRouter, DynamicConfig, DynamicDetector, router_loss
+from detdesign.training import optimizer_step
 
 
 @dataclass(frozen=True)
@@ -70,9 +71,7 @@ def train_router(model: DynamicDetector, data: Preprocessed, cfg: RouterTrainCon
         for s in range(0, len(perm), cfg.batch_size):
             idx = perm[s:s + cfg.batch_size]
             loss = router_loss(model.router.from_pooled(pooled[idx]), l1[idx], l2[idx], delta)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            optimizer_step(loss, opt)
             total += loss.item() * len(idx)
         history.append({"epoch": epoch, "loss": total / len(perm)})
     model.eval()
