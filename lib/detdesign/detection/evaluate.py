@@ -87,16 +87,19 @@ def evaluate(model, data: Preprocessed, batch_size: int = 8, device: str = "cpu"
 
 
 def _ap_of_resample(ev: COCOeval, idx: np.ndarray) -> float:
-    """COCO AP (0.5:0.95, all areas, 100 dets) of the image resample ``idx`` (positions in ``ev.params.imgIds``)."""
+    """COCO AP (0.5:0.95, all areas, 100 dets) of the image resample ``idx`` (positions in ``ev.params.imgIds``).
+
+    Only the "all areas" block of the per-image matches is accumulated, with the largest ``maxDets`` (what
+    ``evaluate`` matched with), which is all that AP needs."""
     p = ev.params
     n_img, n_area = len(p.imgIds), len(p.areaRng)
-    per_cat_area = [ev.evalImgs[(k * n_area + a) * n_img: (k * n_area + a + 1) * n_img]
-                    for k in range(len(p.catIds)) for a in range(n_area)]
+    per_cat = [ev.evalImgs[k * n_area * n_img: k * n_area * n_img + n_img] for k in range(len(p.catIds))]
     r = copy.copy(ev)
     r.params = copy.deepcopy(p)
     r.params.imgIds = list(range(len(idx)))
+    r.params.areaRng, r.params.areaRngLbl, r.params.maxDets = [p.areaRng[0]], [p.areaRngLbl[0]], [p.maxDets[-1]]
     r._paramsEval = r.params
-    r.evalImgs = [block[i] for block in per_cat_area for i in idx]
+    r.evalImgs = [block[i] for block in per_cat for i in idx]
     with contextlib.redirect_stdout(io.StringIO()):
         r.accumulate()
     prec = r.eval["precision"][:, :, :, 0, -1]

@@ -17,6 +17,7 @@ from detdesign.detection.config import DetectorConfig, TrainConfig
 from detdesign.detection.evaluate import bootstrap_ap, coco_metrics, predict_all
 from detdesign.detection.training import fit
 from detdesign.results import content_key
+from detdesign.stats import basic_interval
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,8 @@ class DetectorJob:
 def train_evaluate(job: DetectorJob, splits: dict, ckpt_dir, device: str = "cpu", desc: str = "detector") -> dict:
     """Train ``job`` (or load its finished checkpoint) and evaluate on ``splits["test"]``: one flat row
     (COCO metrics, training seconds and final loss; with ``validate`` the curve as JSON, the last val AP, the
-    gain over the last quarter and ``converged``; with ``bootstrap`` ``AP_lo``/``AP_hi`` over test images)."""
+    gain over the last quarter and ``converged``; with ``bootstrap`` the 2.5/97.5% quantiles of AP over test-image
+    resamples, ``AP_q025``/``AP_q975``, and the basic bootstrap interval ``AP_lo``/``AP_hi`` built from them)."""
     val = splits["val"] if job.validate else None
     f = fit(job.cfg, job.tcfg, splits["train"], ckpt_dir, desc=desc, val=val, device=device)
     dets = predict_all(f.model, splits["test"], device=device, precision=job.tcfg.precision)
@@ -57,7 +59,8 @@ def train_evaluate(job: DetectorJob, splits: dict, ckpt_dir, device: str = "cpu"
                    converged=bool(f.convergence["converged"]), curve=f.curve.to_json(orient="records"))
     if job.bootstrap:
         boot = bootstrap_ap(splits["test"], dets, job.bootstrap, seed=job.tcfg.seed)[0]
-        row.update(AP_lo=float(np.quantile(boot, 0.025)), AP_hi=float(np.quantile(boot, 0.975)))
+        row.update(AP_q025=float(np.quantile(boot, 0.025)), AP_q975=float(np.quantile(boot, 0.975)))
+        row["AP_lo"], row["AP_hi"] = basic_interval(row["AP"], row["AP_q025"], row["AP_q975"])
     return row
 
 
