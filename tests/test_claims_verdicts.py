@@ -40,3 +40,13 @@ def test_ledger_csv_has_preconditions_and_interval_and_renders(tmp_path):
     md = to_markdown(back)
     assert "NOT MET: converged" in md and "**inconclusive**" in md and "none stated" in md
     assert interval(float("nan"), 1.0) == ""
+
+
+def test_old_ledgers_without_the_new_columns_still_render(tmp_path):
+    (tmp_path / "00_old.csv").write_text("notebook,profile,claim_id,paper,paper_says,we_measured,holds,note\n"
+                                         "00_old,full,o-1,P,says,1.0,yes,n\n")
+    record("99_new", [Claim("n-1", "P", "s", "m", "no", preconditions=(Precondition.check("x", 1, ">", 0),))],
+           "smoke")
+    (tmp_path / "99_new.csv").write_text((outputs("smoke").claims / "99_new.csv").read_text())
+    md = to_markdown(load_all(tmp_path))
+    assert "none stated" in md and "met: x" in md

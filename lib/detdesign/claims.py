@@ -131,8 +131,7 @@ def load_all(folder: str | os.PathLike) -> pd.DataFrame:
         return pd.DataFrame(columns=list(COLUMNS))
     df = pd.concat([pd.read_csv(f, keep_default_na=False) for f in files], ignore_index=True)
     for col in COLUMNS:  # ledgers written before a column existed read as empty there
-        if col not in df.columns:
-            df[col] = ""
+        df[col] = df[col].fillna("") if col in df.columns else ""
     return df[list(COLUMNS)]
 
 
