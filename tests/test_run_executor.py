@@ -2,7 +2,9 @@
 
 import os
 import signal
+import sys
 
+import cloudpickle
 import pytest
 import torch
 
@@ -13,6 +15,7 @@ from detdesign.proxies import compute
 from detdesign.results import ResultCache, content_key, seed_for
 
 PROXIES = ("snip", "naswot", "synflow")
+cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers need not import this test module
 
 
 def score(arch, data, marker=None):
