@@ -155,16 +155,36 @@ def run_map(fn: Callable, items: Iterable, *, cfg: ExecutorConfig, pool: Pool | 
     return [done[k] for k in keys]
 
 
-def _dask_map(fn, todo: dict, cfg: ExecutorConfig, pool: Pool, shared: dict, store) -> None:
+def _dask_map(fn, todo: dict, cfg: ExecutorConfig, pool: Pool, shared: dict, store, retries: int = 3) -> None:
+    """Submit every job, store results as they complete; a job whose worker died (the future is cancelled or
+    the scheduler gives up on it) is resubmitted up to ``retries`` times, so a lost worker costs only its jobs."""
     from dask.distributed import as_completed
 
     client = pool.get(cfg)
     threads = cfg.threads or 1
     remote = {name: client.scatter(value, broadcast=True) for name, value in shared.items()}
-    futures = {client.submit(_job, fn, it, threads, remote, pure=False): k for k, it in todo.items()}
+
+    def submit(it):
+        return client.submit(_job, fn, it, threads, remote, pure=False)
+
+    futures = {submit(it): k for k, it in todo.items()}
+    tries = dict.fromkeys(todo, 0)
+    ac = as_completed(futures)
     try:
-        for fut in as_completed(futures):
-            store(futures[fut], fut.result())
+        for fut in ac:
+            k = futures[fut]
+            try:
+                result = fut.result()
+            except Exception as err:
+                lost = type(err).__name__ in ("FutureCancelledError", "CancelledError", "KilledWorker")
+                if not lost or tries[k] >= retries:
+                    raise
+                tries[k] += 1
+                new = submit(todo[k])
+                futures[new] = k
+                ac.add(new)
+                continue
+            store(k, result)
     finally:
         for fut in futures:
             fut.cancel()
