@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 
 from detdesign.claims import Claim
-from detdesign.detection import DetectorConfig, TrainConfig, evaluate, fit, load_splits, train_overhead  # noqa: F401
+from detdesign.detection import DetectorConfig, TrainConfig, evaluate, fit
 from detdesign.measure import count_flops, count_params, measure_latency
 from detdesign.profiles import DetectorSizes
 
