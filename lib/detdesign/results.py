@@ -1,12 +1,22 @@
-"""A resumable result cache for expensive loops.
+"""A resumable, versioned, schema-checked result cache for expensive loops.
 
-Rows are stored as one JSON file ``{key: row}`` under the profile's cache folder. Every ``put`` rewrites
-the file through a temporary file in the same folder followed by ``os.replace`` (atomic on POSIX), so an
-interrupted run leaves either the old or the new file, never a half-written one; a stray temporary file
-from a killed writer is ignored (and cleaned up) on the next open. Reopening the cache reads back every
-row written so far, so a rerun skips the work already done::
+Rows are stored as one JSON file ``{key: row}`` under the profile's cache folder. Guarantees:
 
-    cache = ResultCache(outputs(PROFILE).cache / "zen_grid.json")
+- **Atomic.** Every ``put`` rewrites the file through a temporary file in the same folder followed by
+  ``os.replace`` (atomic on POSIX): an interrupted run leaves the old or the new file, never a half-written
+  one; a stray temporary file from a killed writer is ignored and cleaned up on the next open.
+- **Safe for concurrent writers.** ``put`` holds a lock file (``filelock``) while it re-reads the file, merges
+  its row in and writes it back, so two processes (or two notebooks) writing one cache lose no rows.
+- **Versioned.** A cache is opened with the ``version`` of the code path that computes its rows; rows are
+  stored under ``key`` for version 1 (the version of every published cache) and ``key|v<version>`` after a
+  bump, so a semantic change of the code recomputes instead of reusing a stale row.
+- **Validated.** With ``fields`` (the columns every row must carry) a stored row that lacks one is never
+  returned: ``get`` treats it as missing (so it is recomputed) and warns once, naming the file and the row.
+  A file that is not a JSON object of objects is an error that names it and says that deleting it recomputes.
+
+Reopening the cache reads back every row written so far, so a rerun skips the work already done::
+
+    cache = ResultCache(run.outputs.cache / "zen_grid.json", version=2, fields=("zen",))
     row = cache.get_or_compute(f"d{depth}-w{width}", lambda: {"zen": score(...)})
 """
 
@@ -17,11 +27,16 @@ import hashlib
 import json
 import math
 import os
+import re
 import tempfile
-from collections.abc import Callable, Iterator
+import warnings
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pandas as pd
+from filelock import FileLock
+
+_VERSIONED = re.compile(r"\|v([0-9]+)$")
 
 
 def _jsonable(row: dict) -> dict:
@@ -41,62 +56,116 @@ def _decode(row: dict) -> dict:
     return {k: float(v) if v in ("inf", "-inf", "nan") else v for k, v in row.items()}
 
 
-class ResultCache:
-    """Key -> row (a flat dict of JSON scalars) persisted atomically at ``path``."""
+def _read(path: Path) -> dict[str, dict]:
+    """The rows of the cache file at ``path`` ({} when absent); a malformed file is a ``ValueError`` naming it."""
+    if not path.exists():
+        return {}
+    text = path.read_text()
+    try:
+        data = json.loads(text) if text.strip() else {}
+    except json.JSONDecodeError as err:
+        raise ValueError(f"result cache {path} is not valid JSON ({err}); delete it to recompute its rows") from err
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise ValueError(f"result cache {path} must hold a JSON object of rows (objects); delete it to recompute")
+    return data
 
-    def __init__(self, path: str | os.PathLike):
+
+class ResultCache:
+    """Key -> row (a flat dict of JSON scalars) persisted atomically at ``path``.
+
+    Args:
+        version: version of the code path that computes the rows (an int >= 1); bump it when the meaning of
+            a row changes. Version 1 keys are the plain keys (every cache published before versioning).
+        fields: column names every valid row must hold; a stored row missing one is recomputed, never used.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, version: int = 1, fields: Iterable[str] = ()):
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise ValueError(f"a cache version must be an int >= 1, got {version!r}")
+        if isinstance(fields, str):
+            raise TypeError(f"fields must be a sequence of column names, got the string {fields!r}")
         self.path = Path(path)
-        self._rows: dict[str, dict] = {}
+        self.version = version
+        self.fields = tuple(fields)
+        self._lock = FileLock(str(self.path.parent / f".{self.path.name}.lock"))
+        self._warned: set[str] = set()
         self._clean_stale_temps()
-        if self.path.exists():
-            text = self.path.read_text()
-            try:
-                data = json.loads(text) if text.strip() else {}
-            except json.JSONDecodeError as err:
-                raise ValueError(f"result cache {self.path} is not valid JSON ({err}); delete it to recompute "
-                                 "its rows") from err
-            if not isinstance(data, dict):
-                raise ValueError(f"result cache {self.path} must hold a JSON object; delete it to recompute")
-            self._rows = {k: _decode(v) for k, v in data.items()}
+        self._rows: dict[str, dict] = _read(self.path)
 
     def _clean_stale_temps(self) -> None:
         if self.path.parent.is_dir():
             for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
                 stale.unlink(missing_ok=True)
 
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._rows
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._rows)
-
-    def get(self, key: str, default: dict | None = None) -> dict | None:
-        """The row stored under ``key`` (non-finite floats decoded), else ``default``."""
-        row = self._rows.get(key)
-        return default if row is None else _decode(row)
-
-    def put(self, key: str, row: dict) -> None:
-        """Store ``row`` under ``key`` and write the whole cache atomically."""
+    def _stored(self, key: str) -> str:
         if not isinstance(key, str) or not key:
             raise ValueError(f"cache keys must be non-empty strings, got {key!r}")
-        self._rows[key] = _jsonable(row)
-        self._write()
+        return key if self.version == 1 else f"{key}|v{self.version}"
 
-    def get_or_compute(self, key: str, compute: Callable[[], dict]) -> dict:
-        """Return the cached row for ``key``, computing and storing it first if absent."""
-        if key not in self._rows:
-            self.put(key, compute())
-        return _decode(self._rows[key])
+    def _valid(self, key: str, stored: str, fields: Iterable[str] = ()) -> bool:
+        row = self._rows.get(stored)
+        if row is None:
+            return False
+        missing = [f for f in (*self.fields, *fields) if f not in row]
+        if missing and stored not in self._warned:
+            self._warned.add(stored)
+            warnings.warn(f"result cache {self.path}: row {key!r} lacks {missing} (written by older code); it is "
+                          "recomputed, not used", stacklevel=3)
+        return not missing
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __contains__(self, key: str) -> bool:
+        return self._valid(key, self._stored(key))
+
+    def __iter__(self) -> Iterator[str]:
+        """The keys of this version's valid rows."""
+        for stored in list(self._rows):
+            m = _VERSIONED.search(stored)
+            version = int(m.group(1)) if m else 1
+            key = stored[: m.start()] if m else stored
+            if version == self.version and self._valid(key, stored):
+                yield key
+
+    def get(self, key: str, default: dict | None = None, *, fields: Iterable[str] = ()) -> dict | None:
+        """The valid row stored under ``key`` (non-finite floats decoded), else ``default``; ``fields`` adds
+        columns this call requires on top of the cache's own."""
+        stored = self._stored(key)
+        return _decode(self._rows[stored]) if self._valid(key, stored, fields) else default
+
+    def put(self, key: str, row: dict) -> None:
+        """Store ``row`` under ``key``: lock, merge with the rows other writers stored meanwhile, write atomically."""
+        stored = self._stored(key)
+        missing = [f for f in self.fields if f not in row] if isinstance(row, dict) else []
+        if missing:
+            raise ValueError(f"result cache {self.path}: the row for {key!r} lacks the fields {missing} this cache "
+                             f"requires ({list(self.fields)}); the code that computes it must return them")
+        new = _jsonable(row)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            self._rows = {**_read(self.path), stored: new}
+            self._write()
+
+    def get_or_compute(self, key: str, compute: Callable[[], dict], *, fields: Iterable[str] = ()) -> dict:
+        """Return the cached row for ``key``, computing and storing it first if absent or invalid (a stored
+        row that lacks one of the cache's ``fields`` or of this call's ``fields`` is recomputed)."""
+        fields = tuple(fields)
+        row = self.get(key, fields=fields)
+        if row is None:
+            new = compute()
+            lacking = [f for f in fields if f not in new]
+            if lacking:
+                raise ValueError(f"result cache {self.path}: the computed row for {key!r} lacks {lacking}")
+            self.put(key, new)
+            row = self.get(key)
+        return row
 
     def to_frame(self) -> pd.DataFrame:
-        """All rows as a DataFrame, indexed by key."""
-        return pd.DataFrame.from_dict({k: _decode(v) for k, v in self._rows.items()}, orient="index")
+        """All valid rows of this version as a DataFrame, indexed by key."""
+        return pd.DataFrame.from_dict({k: self.get(k) for k in self}, orient="index")
 
     def _write(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
         try:
             with os.fdopen(fd, "w") as fh:

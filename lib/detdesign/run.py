@@ -130,11 +130,15 @@ class Run:
         """Figure, claims, cache and checkpoint folders of this profile."""
         return outputs(self.name)
 
-    def cache(self, name: str):
-        """The resumable result cache ``<cache folder>/<name>.json`` (:class:`~detdesign.results.ResultCache`)."""
+    def cache(self, name: str, *, version: int = 1, fields=()):
+        """The resumable result cache ``<cache folder>/<name>.json`` (:class:`~detdesign.results.ResultCache`).
+
+        ``version``: the version of the code path that computes its rows (bump it when their meaning changes;
+        rows of another version are recomputed). ``fields``: columns every valid row must carry (a stored row
+        missing one is recomputed, never used)."""
         from detdesign.results import ResultCache
 
-        return ResultCache(self.outputs.cache / f"{name}.json")
+        return ResultCache(self.outputs.cache / f"{name}.json", version=version, fields=fields)
 
     def checkpoints(self, name: str) -> Path:
         """The checkpoint folder of one study (never committed)."""

@@ -13,9 +13,7 @@ Layout under ``<data root>/bccd/``: ``JPEGImages/*.jpg``, ``Annotations/*.xml``,
 
 from __future__ import annotations
 
-import io
 import shutil
-import urllib.request
 import xml.etree.ElementTree as ET
 import zipfile
 from dataclasses import dataclass
@@ -29,11 +27,15 @@ from torchvision.datasets import VOCDetection
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
+from detdesign.data.download import extract_subtree, fetch, install, staging_dir, tree_digest, verify
 from detdesign.data.root import data_root, not_found
 
 CLASSES = ("RBC", "WBC", "Platelets")
 SPLITS = ("train", "val", "trainval", "test")
-DOWNLOAD_URL = "https://github.com/Shenggan/BCCD_Dataset/archive/refs/heads/master.zip"
+BCCD_COMMIT = "d272fb14cdff6e473fafeeeba32aba5f560e9e43"  # the commit of the verified offline copy
+DOWNLOAD_URL = f"https://github.com/Shenggan/BCCD_Dataset/archive/{BCCD_COMMIT}.zip"
+# tree_digest of BCCD/ at BCCD_COMMIT (732 files: JPEGImages, Annotations, ImageSets), from the commit's git blobs
+BCCD_TREE_SHA256 = "cca37d0649546b3b0add2ce8632557c7867f71446b863e845575ef66a2adbf8c"
 
 
 @dataclass(frozen=True)
@@ -181,20 +183,42 @@ def coco_api(records: list[Record], classes: tuple[str, ...] = CLASSES):
     return coco
 
 
-def download_bccd(root=None) -> Path:
-    """Download BCCD (MIT, Shenggan/BCCD_Dataset) into ``<data root>/bccd`` (needs internet)."""
+def _bccd_prefix(zf: zipfile.ZipFile) -> str:
+    """The archive folder that holds the VOC tree (``BCCD_Dataset-<commit>/BCCD/``), or a clear error."""
+    prefixes = sorted({n[: n.index("/BCCD/") + 6] for n in zf.namelist() if "/BCCD/" in n
+                       and n.count("/", 0, n.index("/BCCD/")) == 0})
+    if len(prefixes) != 1:
+        raise ValueError(f"the BCCD archive has an unexpected layout: expected one '<repo>-<commit>/BCCD/' folder, "
+                         f"found {prefixes or 'none'}; the pinned source {DOWNLOAD_URL} may have moved")
+    return prefixes[0]
+
+
+def download_bccd(root=None, *, url: str | None = None) -> Path:
+    """Download BCCD (MIT, Shenggan/BCCD_Dataset at commit :data:`BCCD_COMMIT`) into ``<data root>/bccd``.
+
+    Safe by construction (:mod:`detdesign.data.download`): the archive of a pinned commit, members that would
+    escape the folder refused, the VOC tree unpacked into a staging folder, its :func:`tree_digest` checked
+    against :data:`BCCD_TREE_SHA256` (a forge builds commit archives on demand, so the zip bytes are not
+    pinned; the files are), then moved into place. An existing, complete copy is left alone. ``url`` overrides
+    the source (a mirror of the same commit); the digest check still applies. Needs internet.
+    """
     target = data_root(root) / "bccd"
-    with urllib.request.urlopen(DOWNLOAD_URL, timeout=120) as resp:
-        payload = resp.read()
-    with zipfile.ZipFile(io.BytesIO(payload)) as zf:
-        prefix = next(n for n in zf.namelist() if n.endswith("BCCD/"))
-        for name in zf.namelist():
-            if name.startswith(prefix) and not name.endswith("/"):
-                out = target / name[len(prefix):]
-                out.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(name) as src, open(out, "wb") as dst:
-                    shutil.copyfileobj(src, dst)
-    return target
+    if (target / "ImageSets" / "Main" / "test.txt").is_file():
+        return target
+    staging = staging_dir(target)
+    try:
+        archive = fetch(url or DOWNLOAD_URL, staging / "bccd.zip", sha256=None)
+        tree = staging / "bccd"
+        with zipfile.ZipFile(archive) as zf:
+            prefix = _bccd_prefix(zf)
+            extract_subtree(zf, prefix, tree)
+            licence = prefix[: -len("BCCD/")] + "LICENSE"
+            if licence in zf.namelist():
+                (tree / "LICENSE").write_bytes(zf.read(licence))
+        verify(tree_digest(tree, exclude=("LICENSE",)), BCCD_TREE_SHA256, f"BCCD files from {url or DOWNLOAD_URL}")
+        return install(tree, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def box_stats(records: list[Record]):

@@ -6,10 +6,16 @@ Sources, in order: the official python release (``cifar10/cifar-10-batches-py/``
 bit-identical to the official release), and finally -- only with ``download=True`` -- the official release
 through ``torchvision.datasets.CIFAR10`` into the cache folder. A whole split is decoded once and cached as
 ``.npz``; a subset (``n_per_class``) is drawn with a seeded generator from each class in the source's order.
+
+Safety: the official release is a set of Python pickles, and unpickling runs code a pickle names. Each batch
+file is therefore checked against the release's MD5 (the checksums torchvision publishes) before it is read,
+and the unpickler admits only the numpy array reconstruction a CIFAR batch needs; a file under the data root
+that fails either check is refused with its name, never unpickled.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import pickle
 import tarfile
@@ -52,11 +58,40 @@ def _check_split(split: str) -> None:
         raise ValueError(f"unknown CIFAR-10 split {split!r}; valid splits are {SPLITS}")
 
 
-def _from_batches(read, split: str) -> tuple[np.ndarray, np.ndarray]:
-    names = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles a CIFAR batch (a dict of bytes, lists and one numpy array) and nothing else: any other global a
+    pickle names (the way a malicious pickle runs code) is refused."""
+
+    _ALLOWED = frozenset({
+        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
+        ("numpy", "ndarray"), ("numpy", "dtype"), ("copyreg", "_reconstructor"), ("builtins", "object"),
+        ("_codecs", "encode")})
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self._ALLOWED:
+            raise pickle.UnpicklingError(f"a CIFAR-10 batch may not reference {module}.{name}; this file is not "
+                                         "the official release")
+        return super().find_class(module, name)
+
+
+def _official_md5(split: str) -> list[tuple[str, str]]:
+    """(file, md5) of the official batches, as torchvision publishes them (the release's own checksums)."""
+    from torchvision.datasets import CIFAR10
+
+    return [tuple(x) for x in (CIFAR10.train_list if split == "train" else CIFAR10.test_list)]
+
+
+def _from_batches(read, split: str, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """Decode the official batches of ``split``; each file's MD5 is checked against the release's before it is
+    unpickled, and unpickling admits only what a CIFAR batch contains (:class:`_ArrayUnpickler`)."""
     xs, ys = [], []
-    for name in names:
-        d = pickle.loads(read(name), encoding="bytes")
+    for name, md5 in _official_md5(split):
+        raw = read(name)
+        if hashlib.md5(raw).hexdigest() != md5:
+            raise ValueError(f"{where}/{name} is not the official CIFAR-10 file (MD5 {hashlib.md5(raw).hexdigest()} "
+                             f"!= {md5}); it was not unpickled. Replace it with the official release.")
+        d = _ArrayUnpickler(io.BytesIO(raw), encoding="bytes").load()
         xs.append(np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
         ys.append(np.asarray(d[b"labels"], dtype=np.int64))
     return np.concatenate(xs), np.concatenate(ys)
@@ -65,11 +100,11 @@ def _from_batches(read, split: str) -> tuple[np.ndarray, np.ndarray]:
 def _official(base: Path, split: str):
     folder = base / "cifar-10-batches-py"
     if folder.is_dir():
-        return _from_batches(lambda n: (folder / n).read_bytes(), split), "official-python"
+        return _from_batches(lambda n: (folder / n).read_bytes(), split, str(folder)), "official-python"
     tar = base / "cifar-10-python.tar.gz"
     if tar.is_file():
         with tarfile.open(tar) as tf:
-            return _from_batches(lambda n: tf.extractfile(f"cifar-10-batches-py/{n}").read(), split), \
+            return _from_batches(lambda n: tf.extractfile(f"cifar-10-batches-py/{n}").read(), split, str(tar)), \
                 "official-python"
     return None
 

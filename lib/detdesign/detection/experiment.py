@@ -42,6 +42,21 @@ class DetectorJob:
             parts += ("bootstrap", self.bootstrap)
         return content_key(*parts)
 
+    def fields(self) -> tuple[str, ...]:
+        """The columns a cached row of this job must carry (a stored row lacking one is recomputed)."""
+        out = ("AP", "AP50", "train_seconds", "final_loss")
+        if self.validate:
+            out += ("val_AP", "val_gain", "converged", "curve")
+        if self.bootstrap:
+            out += ("AP_q025", "AP_q975", "AP_lo", "AP_hi")
+        return out
+
+
+def population_fields(jobs) -> tuple[str, ...]:
+    """The columns every job of a population's rows carries (the cache's schema)."""
+    sets = [set(j.fields()) for j in jobs]
+    return tuple(sorted(set.intersection(*sets))) if sets else ()
+
 
 def train_evaluate(job: DetectorJob, splits: dict, ckpt_dir, device: str = "cpu", desc: str = "detector") -> dict:
     """Train ``job`` (or load its finished checkpoint) and evaluate on ``splits["test"]``: one flat row
@@ -67,6 +82,7 @@ def train_evaluate(job: DetectorJob, splits: dict, ckpt_dir, device: str = "cpu"
 def train_population(run, jobs: list[DetectorJob], splits: dict, cache: str, checkpoints: str,
                      desc: str = "detectors") -> list[dict]:
     """:func:`train_evaluate` for every job through ``run.map``, cached in ``run.cache(cache)``."""
-    return run.map(train_evaluate, jobs, key=lambda j: j.key(splits), cache=run.cache(cache),
+    return run.map(train_evaluate, jobs, key=lambda j: j.key(splits),
+                   cache=run.cache(cache, fields=population_fields(jobs)),
                    shared={"splits": splits, "ckpt_dir": run.checkpoints(checkpoints), "device": run.device},
                    desc=desc)

@@ -35,6 +35,7 @@ class Trained:
     history: pd.DataFrame
     curve: pd.DataFrame
     epochs_run: int = 0  # epochs trained by this call (0 when a finished checkpoint was loaded)
+    seconds: float = 0.0  # wall time of every epoch (and its validation) over all segments, from the checkpoint
 
 
 @dataclass
@@ -72,6 +73,19 @@ def _load(path: Path) -> dict:
                          "from the start") from None
 
 
+def _read_meta(path: Path) -> dict:
+    if not path.exists():
+        return {}
+    try:
+        meta = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"training record {path} is damaged ({err}); delete its folder {path.parent} to retrain "
+                         "from the start") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"training record {path} must hold a JSON object; delete {path.parent} to retrain")
+    return meta
+
+
 def _val_row(model, val: Preprocessed, epoch: int, device: str, precision: str) -> dict:
     from detdesign.detection.evaluate import evaluate
 
@@ -96,14 +110,18 @@ class _Loop:
         self.sched = warmup_cosine(self.opt, cfg.warmup_iters, self.per_epoch * cfg.epochs)
         self.ema = EMA(model, cfg.ema) if cfg.ema is not None else None
         self.history, self.curve, self.epoch, self.rng = [], [], 0, None
+        self.seconds = 0.0  # training wall time so far, saved with every checkpoint (survives a kill)
 
     def state(self) -> dict:
         return {"model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
                 "scheduler": self.sched.state_dict(), "history": self.history, "curve": self.curve,
                 "epoch": self.epoch, "rng": torch.get_rng_state(), "loader_rng": self.loader.generator.get_state(),
+                "seconds": self.seconds,
                 **({"ema": self.ema.state_dict()} if self.ema is not None else {})}
 
-    def restore(self, state: dict) -> None:
+    def restore(self, state: dict, prior_seconds: float = 0.0) -> None:
+        """Continue from ``state``; ``prior_seconds`` is the time of a checkpoint written before timing was saved."""
+        self.seconds = float(state.get("seconds", prior_seconds))
         self.model.load_state_dict(state["model"])
         self.opt.load_state_dict(state["optimizer"])
         self.sched.load_state_dict(state["scheduler"])
@@ -141,29 +159,35 @@ class _Loop:
 
 
 def train(model, data: Preprocessed, cfg: TrainConfig, ckpt_dir: str | os.PathLike | None = None,
-          desc: str = "train", val: Preprocessed | None = None, device: str = "cpu") -> Trained:
+          desc: str = "train", val: Preprocessed | None = None, device: str = "cpu",
+          prior_seconds: float = 0.0) -> Trained:
     """Train ``model`` on ``data``: per-iteration history (epoch, iter, loss, cls, box, ctr, lr) and, with
-    ``val``, the validation curve (epoch, AP, AP50). With cfg.ema the model ends holding the EMA weights."""
+    ``val``, the validation curve (epoch, AP, AP50). With cfg.ema the model ends holding the EMA weights.
+
+    The wall time of each epoch is added to the checkpoint as it is written, so ``Trained.seconds`` is the time
+    of every segment of a resumed run (a kill loses at most the unfinished epoch) and loading adds nothing."""
     if len(data) == 0:
         raise ValueError("empty image list: nothing to train on")
     loop = _Loop(model, data, cfg, device)
     ckpt = Path(ckpt_dir) / "last.pt" if ckpt_dir is not None else None
     if ckpt is not None and ckpt.exists():
-        loop.restore(_load(ckpt))
+        loop.restore(_load(ckpt), prior_seconds)
     start = loop.epoch
     with torch.random.fork_rng(devices=[]):  # augmentation draws from a seeded, private RNG stream
         torch.manual_seed(cfg.seed) if loop.rng is None else torch.set_rng_state(loop.rng)
         while loop.epoch < cfg.epochs:
+            t0 = time.perf_counter()
             loop.run_epoch(desc)
             if val is not None and (loop.epoch % cfg.eval_every == 0 or loop.epoch == cfg.epochs):
                 loop.curve.append(_val_row(loop.eval_model(), val, loop.epoch, device, cfg.precision))
+            loop.seconds += time.perf_counter() - t0
             if ckpt is not None:
                 ckpt.parent.mkdir(parents=True, exist_ok=True)
                 _save(ckpt, loop.state())
     if loop.ema is not None:
         model.load_state_dict(loop.ema.module.state_dict())
     return Trained(pd.DataFrame(loop.history), pd.DataFrame(loop.curve, columns=["epoch", "AP", "AP50"]),
-                   loop.epoch - start)
+                   loop.epoch - start, loop.seconds)
 
 
 def fit(cfg, tcfg: TrainConfig, data: Preprocessed, base_dir: str | os.PathLike, desc: str = "train",
@@ -185,14 +209,12 @@ def fit(cfg, tcfg: TrainConfig, data: Preprocessed, base_dir: str | os.PathLike,
         parts += (tuple(t["image_id"] for t in val.targets), val.size)
     run = Path(base_dir) / content_key(*parts)
     meta_path = run / "meta.json"
-    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-    segments = meta.get("segments", [meta["seconds"]] if meta.get("seconds") else [])
-    t0 = time.perf_counter()
-    trained = train(model, data, tcfg, ckpt_dir=run, desc=desc, val=val, device=device)
+    meta = _read_meta(meta_path)
+    trained = train(model, data, tcfg, ckpt_dir=run, desc=desc, val=val, device=device,
+                    prior_seconds=float(meta.get("seconds", 0.0)))
     if trained.epochs_run:
-        segments.append(time.perf_counter() - t0)
-    meta.update(segments=segments, seconds=float(sum(segments)))
-    meta["epochs"] = tcfg.epochs
+        meta.setdefault("segment_epochs", []).append(trained.epochs_run)
+    meta.update(seconds=trained.seconds, epochs=tcfg.epochs)
     run.mkdir(parents=True, exist_ok=True)
     tmp = meta_path.with_suffix(".tmp")
     tmp.write_text(json.dumps(meta))

@@ -22,6 +22,11 @@ from detdesign.progress import progress
 from detdesign.proxies import compute
 from detdesign.results import ResultCache
 
+# columns a cached row must carry to be used (a row lacking one is recomputed; see ResultCache)
+OVERFLOW_FIELDS = ("depth", "width", "logphi_direct", "overflow", "logphi_exact")
+GRID_FIELDS = ("depth", "width", "params", *(f"{n}{s}" for n in ("logphi_nobn", "logphi_bn", "zen_running",
+                                                                    "zen_batch") for s in ("", "_std", "_s")))
+
 
 def _net(depth: int, width: int, bn: bool) -> ZenNet:
     return ZenNet(plain_structure(depth, width), num_classes=10, no_reslink=True, no_bn=not bn)
@@ -43,7 +48,7 @@ def overflow_sweep(depths, widths, *, resolution: int, batch_size: int, repeats:
                 return {"depth": depth, "width": width, "logphi_direct": direct.value,
                         "overflow": direct.overflow, "logphi_exact": exact.value}
 
-            rows.append(cache.get_or_compute(key, run) if cache is not None else run())
+            rows.append(cache.get_or_compute(key, run, fields=OVERFLOW_FIELDS) if cache is not None else run())
     return pd.DataFrame(rows)
 
 
@@ -76,7 +81,7 @@ def grid_scores(depths, widths, *, resolution: int, batch_size: int, repeats: in
                 row[name], row[f"{name}_std"], row[f"{name}_s"] = res.value, res.std, res.seconds
             return row
 
-        rows.append(cache.get_or_compute(key, run) if cache is not None else run())
+        rows.append(cache.get_or_compute(key, run, fields=GRID_FIELDS) if cache is not None else run())
     return pd.DataFrame(rows)
 
 

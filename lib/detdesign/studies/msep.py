@@ -80,9 +80,10 @@ def _score_job(structure: str, S: MSEPSizes, seed: int) -> dict:
 
 def score_all(run, structures: list[str], S: MSEPSizes, seed: int) -> pd.DataFrame:
     """:func:`score` for every structure through ``run.map``, cached in ``03_msep_scores``."""
+    fields = ("macs", "params", "layers", *(col for col, (name, _) in PROXIES.items() if name))
     rows = run.map(_score_job, structures, key=lambda s: content_key(s, S.image_size, S.proxy_resolution,
                                                                        S.proxy_batch, seed),
-                   cache=run.cache("03_msep_scores"), shared={"S": S, "seed": seed}, desc="scoring")
+                   cache=run.cache("03_msep_scores", fields=fields), shared={"S": S, "seed": seed}, desc="scoring")
     return pd.DataFrame([{**r, "structure": s} for r, s in zip(rows, structures)])
 
 

@@ -47,7 +47,8 @@ def score_cell(arch: str, data, proxies=PROXIES, seed: int = 42) -> dict:
 def score_cells(run, archs, data, proxies=PROXIES, seed: int = 42) -> pd.DataFrame:
     """:func:`score_cell` for every cell through ``run.map`` (one job per cell), cached in the run's
     ``02_proxy_vs_accuracy`` cache under ``arch|s<seed>|b<batch>`` (resumable, any executor)."""
-    cache = run.cache("02_proxy_vs_accuracy")
+    fields = ("arch", *proxies, *(f"{p}_s" for p in proxies))  # a row scored before a proxy existed is redone
+    cache = run.cache("02_proxy_vs_accuracy", fields=fields)
     rows = run.map(score_cell, archs, key=lambda a: f"{a}|s{seed}|b{len(data[1])}", cache=cache,
                    shared={"data": data, "proxies": tuple(proxies), "seed": seed}, desc="NB201 cells")
     return pd.DataFrame(rows)

@@ -61,7 +61,8 @@ def _tcfg(S: ScalingSizes, size: int, seed: int) -> ClassifierTrainConfig:
 def train_many(run, jobs: list[tuple], data, S: ScalingSizes, seed: int) -> list[dict]:
     """Train every ``(cfg, size)`` network through ``run.map`` (one job each), cached in ``04_cifar_scaling``."""
     key = lambda j: content_key(j[0], _tcfg(S, j[1], seed), len(data[0]), len(data[2]))  # noqa: E731
-    return run.map(_train_job, jobs, key=key, cache=run.cache("04_cifar_scaling"),
+    cache = run.cache("04_cifar_scaling", fields=("acc", "final_loss", "macs", "params", "seconds"))
+    return run.map(_train_job, jobs, key=key, cache=cache,
                    shared={"data": data, "S": S, "seed": seed}, desc="CIFAR-10 networks")
 
 

@@ -18,7 +18,7 @@ from detdesign.claims import Claim, Precondition
 from detdesign.data.scenes import SceneConfig, load_scenes
 from detdesign.detection import DetectorConfig, HeadConfig, NeckConfig, build_detector, load_splits, scaled_size_ranges
 from detdesign.detection.bench import train_overhead
-from detdesign.detection.experiment import DetectorJob, train_evaluate
+from detdesign.detection.experiment import DetectorJob, population_fields, train_evaluate
 from detdesign.profiles import TestbedSizes
 from detdesign.run import bf16_is_fast
 from detdesign.training import CONVERGED_TOL
@@ -119,7 +119,8 @@ def train_all(run, S: TestbedSizes, data: dict) -> pd.DataFrame:
     side on a cluster), each cached in ``00c_testbed`` under its content key."""
     js = jobs(run, S, data)
     items = [(name.split()[0], job) for name, job in js.items()]
-    rows = run.map(_job, items, key=lambda it: it[1].key(data[it[0]]), cache=run.cache("00c_testbed"),
+    cache = run.cache("00c_testbed", fields=population_fields([j for _, j in items]))
+    rows = run.map(_job, items, key=lambda it: it[1].key(data[it[0]]), cache=cache,
                    shared={"data": data, "ckpt_dir": run.checkpoints("00c"), "device": run.device},
                    desc="reference detectors")
     return pd.DataFrame([{"run": name, "dataset": it[0], **r} for name, it, r in zip(js, items, rows)]).set_index("run")
