@@ -1,4 +1,5 @@
 import io
+import os
 import pickle
 import shutil
 import tarfile
@@ -55,22 +56,51 @@ def test_cifar_bad_arguments(root):
         load_cifar10("test", n_per_class=0)
 
 
-def test_cifar_official_pickle_release_is_read(tmp_path):
-    """The official python tarball (here a two-image fake in its exact layout) takes precedence."""
+def _fake_release(tmp_path, payload: bytes):
+    folder = tmp_path / "cifar10"
+    folder.mkdir(exist_ok=True)
+    with tarfile.open(folder / "cifar-10-python.tar.gz", "w:gz") as tf:
+        info = tarfile.TarInfo("cifar-10-batches-py/test_batch")
+        info.size = len(payload)
+        tf.addfile(info, io.BytesIO(payload))
+
+
+def _trust(monkeypatch, payload: bytes):
+    """Make the fake batch's MD5 the 'official' one (the real release's checksums would refuse a fake)."""
+    import hashlib
+
+    import detdesign.data.cifar as cifar
+    monkeypatch.setattr(cifar, "_official_md5", lambda split: [("test_batch", hashlib.md5(payload).hexdigest())])
+
+
+def test_cifar_official_pickle_release_is_read(tmp_path, monkeypatch):
+    """The official python tarball (here a fake in its exact layout, trusted by MD5) takes precedence."""
     rng = np.random.default_rng(0)
     batch = {b"data": rng.integers(0, 255, (20, 3072), dtype=np.uint8), b"labels": [i % 10 for i in range(20)]}
-    folder = tmp_path / "cifar10"
-    folder.mkdir()
-    with tarfile.open(folder / "cifar-10-python.tar.gz", "w:gz") as tf:
-        for name in ["test_batch"]:
-            payload = pickle.dumps(batch)
-            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
-            info.size = len(payload)
-            tf.addfile(info, io.BytesIO(payload))
+    payload = pickle.dumps(batch)
+    _fake_release(tmp_path, payload)
+    _trust(monkeypatch, payload)
     got = load_cifar10("test", root=tmp_path)
     assert got.source == "official-python" and got.images.shape == (20, 32, 32, 3)
     assert np.array_equal(got.images[0], batch[b"data"][0].reshape(3, 32, 32).transpose(1, 2, 0))
     assert CLASSES[got.labels[3]] == "cat"
+
+
+def test_cifar_pickle_from_the_data_root_is_checked_before_unpickling(tmp_path, monkeypatch):
+    """A batch that is not the official file is refused by its MD5, unread; one that passes the MD5 check but
+    names any global besides numpy's array reconstruction is refused by the unpickler (no code runs)."""
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("touch " + str(tmp_path / "pwned"),))
+
+    payload = pickle.dumps({b"data": Evil(), b"labels": [0]})
+    _fake_release(tmp_path, payload)
+    with pytest.raises(ValueError, match="not the official CIFAR-10 file"):
+        load_cifar10("test", root=tmp_path)
+    _trust(monkeypatch, payload)
+    with pytest.raises(pickle.UnpicklingError, match="may not reference"):
+        load_cifar10("test", root=tmp_path)
+    assert not (tmp_path / "pwned").exists()
 
 
 # ---------------------------------------------------------------- BCCD

@@ -64,6 +64,18 @@ def interval(lo: float, hi: float, fmt: str = "{:+.3f}", level: str = "95%") -> 
     return f"{level} [{fmt.format(lo)}, {fmt.format(hi)}]"
 
 
+def timing_outcome(lo: float, hi: float, threshold: float, want: str = "<=") -> str:
+    """The verdict of a timing claim "``measured want threshold``" from the interval ``[lo, hi]`` of the measured
+    value over repeats (e.g. :func:`detdesign.stats.ratio_of_medians`): ``yes`` when the whole interval satisfies
+    it, ``no`` when none of it does, ``inconclusive`` when the threshold lies inside the timing noise."""
+    if want not in ("<=", ">="):
+        raise ValueError(f"want must be '<=' or '>=', got {want!r}")
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
+        raise ValueError(f"a timing interval needs finite lo <= hi, got [{lo}, {hi}]")
+    good, bad = (hi <= threshold, lo > threshold) if want == "<=" else (lo >= threshold, hi < threshold)
+    return "yes" if good else "no" if bad else "inconclusive"
+
+
 @dataclass(frozen=True)
 class Claim:
     """One ledger row. ``holds`` is the measured outcome (``yes``, ``partly``, ``no``, ``not tested``); it is
@@ -78,6 +90,7 @@ class Claim:
     note: str = ""
     interval: str = ""
     preconditions: tuple[Precondition, ...] = field(default_factory=tuple)
+    timing: bool = False  # rests on wall-clock measurements: may differ between identical runs (see timing_outcome)
 
     def __post_init__(self):
         if self.holds not in HOLDS:

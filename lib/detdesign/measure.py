@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -83,6 +83,7 @@ class Latency:
     warmup: int
     batch_size: int
     threads: int
+    samples_ms: tuple[float, ...] = field(default=(), repr=False)  # every timed run, for intervals
 
     def __str__(self) -> str:
         return (f"{self.median_ms:.2f} ms median (p10 {self.p10_ms:.2f}, p90 {self.p90_ms:.2f}; "
@@ -116,4 +117,4 @@ def measure_latency(model: nn.Module, input_shape=(1, 3, 224, 224), runs: int = 
         torch.set_num_threads(old_threads)
     q = statistics.quantiles(times, n=10) if len(times) > 1 else [times[0]] * 9
     batch = int((x[0] if isinstance(x, (list, tuple)) else x).shape[0])
-    return Latency(statistics.median(times), q[0], q[-1], runs, warmup, batch, used)
+    return Latency(statistics.median(times), q[0], q[-1], runs, warmup, batch, used, tuple(times))

@@ -92,3 +92,19 @@ def basic_interval(point: float, q_lo: float, q_hi: float) -> tuple[float, float
     upward (on CIFAR-10 Scenes the whole percentile interval lay *above* the point estimate), which the basic
     interval corrects to first order, where the percentile interval would not."""
     return 2 * point - q_hi, 2 * point - q_lo
+
+
+def ratio_of_medians(num, den, n_resamples: int = 2000, seed: int = 0, level: float = 0.95) -> tuple:
+    """median(num) / median(den) and its percentile-bootstrap interval (the two samples resampled independently:
+    repeated timings of two code paths). Returns ``(ratio, lo, hi)``; one repeat each gives ``lo = hi = ratio``."""
+    a, b = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
+    if a.size == 0 or b.size == 0:
+        raise ValueError("ratio_of_medians needs at least one timing in each sample")
+    if np.any(b <= 0) or np.any(a < 0):
+        raise ValueError("timings must be positive seconds")
+    ratio = float(np.median(a) / np.median(b))
+    rng = np.random.default_rng(seed)
+    ra = np.median(rng.choice(a, size=(n_resamples, a.size)), axis=1)
+    rb = np.median(rng.choice(b, size=(n_resamples, b.size)), axis=1)
+    lo, hi = np.quantile(ra / rb, [(1 - level) / 2, (1 + level) / 2])
+    return ratio, float(lo), float(hi)

@@ -65,15 +65,25 @@ class ZenBlock:
         return f"{self.name}({','.join(str(a) for a in args)})"
 
 
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*", re.ASCII)
+_SPACE = " \t\r\n"
+
+
 def _tokenize(text: str) -> list[tuple[str, str]]:
     """Split ``text`` into ``(name, argument text)`` pairs, checking the parentheses."""
     tokens, i = [], 0
-    while i < len(text):
+    while True:
+        while i < len(text) and text[i] in _SPACE:  # whitespace may separate blocks, never split a name
+            i += 1
+        if i >= len(text):
+            break
         pos = len(tokens) + 1
-        m = re.compile(r"[A-Za-z][A-Za-z0-9]*").match(text, i)
+        m = _NAME.match(text, i)
         if not m:
             raise ValueError(f"block {pos}: expected a block name at character {i}, found {text[i:i + 12]!r}")
         name, j = m.group(), m.end()
+        while j < len(text) and text[j] in _SPACE:
+            j += 1
         if j >= len(text) or text[j] != "(":
             raise ValueError(f"block {pos} ({name}): expected '(' after the block name")
         close = text.find(")", j)
@@ -94,7 +104,7 @@ def _ints(args: str, pos: int, name: str, expected: int) -> list[int]:
         raise ValueError(f"block {pos} ({name}): expected {expected} arguments ({what}), got {len(parts)}")
     out = []
     for p in parts:
-        if not re.fullmatch(r"-?\d+", p):
+        if not re.fullmatch(r"-?[0-9]+", p):  # ASCII digits only (int() would accept other scripts' digits)
             raise ValueError(f"block {pos} ({name}): argument {p!r} is not an integer")
         out.append(int(p))
     if any(v <= 0 for v in out):
@@ -134,7 +144,7 @@ def parse_zen(text: str) -> list[ZenBlock]:
     """Parse a ZenNAS structure string into a list of :class:`ZenBlock`."""
     if not isinstance(text, str):
         raise TypeError(f"a structure string must be str, got {type(text).__name__}")
-    s = re.sub(r"\s+", "", text)
+    s = text.strip(_SPACE)
     if not s:
         raise ValueError("empty structure string; expected blocks like 'SuperConvK3BNRELU(3,8,1,1)...'")
     blocks = [_block(name, args, pos) for pos, (name, args) in enumerate(_tokenize(s), start=1)]

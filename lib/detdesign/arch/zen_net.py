@@ -8,6 +8,8 @@ All BN layers use ``eps = 1e-3`` (official Masternet) and PyTorch's momentum 0.1
 
 from __future__ import annotations
 
+import math
+
 from torch import Tensor, nn
 
 from detdesign.arch.zen_format import ZenBlock, format_zen, parse_zen, validate_chain
@@ -63,6 +65,9 @@ def _as_blocks(structure) -> list[ZenBlock]:
     return blocks
 
 
+MAX_PARAMS = 2_000_000_000  # a guard against typos such as an extra zero in a width (8 GiB of float32 weights)
+
+
 class ZenNet(nn.Module):
     """A network from a ZenNAS structure string (or parsed blocks).
 
@@ -71,13 +76,27 @@ class ZenNet(nn.Module):
         num_classes: outputs of the linear classifier.
         no_reslink: drop residual shortcuts (what the official search scores).
         no_bn: drop BN from the main path (for the Phi-score without BN).
+        in_channels: channels of the input image (3, RGB); the first block must take exactly these.
+
+    A structure whose weights would exceed :data:`MAX_PARAMS` is refused before anything is allocated.
     """
 
-    def __init__(self, structure, num_classes: int = 1000, no_reslink: bool = False, no_bn: bool = False):
+    def __init__(self, structure, num_classes: int = 1000, no_reslink: bool = False, no_bn: bool = False,
+                 in_channels: int = 3):
         super().__init__()
-        if not isinstance(num_classes, int) or num_classes < 1:
+        if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
             raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
         self.blocks_spec = _as_blocks(structure)
+        first = self.blocks_spec[0]
+        if first.in_channels != in_channels:
+            raise ValueError(f"block 1 ({first.name}) takes {first.in_channels} input channels but the network's "
+                             f"input has {in_channels} (RGB images: 3); write the first block as "
+                             f"{first.name}({in_channels},...) or pass in_channels={first.in_channels}")
+        params = sum(block_params(b, no_reslink, no_bn) for b in self.blocks_spec)
+        if params > MAX_PARAMS:
+            widest = max(self.blocks_spec, key=lambda b: b.out_channels)
+            raise ValueError(f"the structure has {params / 1e9:.2f} G parameters (> {MAX_PARAMS / 1e9:.0f} G, "
+                             f"{4 * params / 2**30:.1f} GiB in float32); widest block {widest} -- check the widths")
         self.structure = format_zen(self.blocks_spec)
         self.no_reslink, self.no_bn, self.num_classes = no_reslink, no_bn, num_classes
         self.blocks = nn.ModuleList(
@@ -103,6 +122,11 @@ class ZenNet(nn.Module):
             if i in ends:
                 feats.append(x)
         return feats
+
+    @property
+    def total_stride(self) -> int:
+        """Product of the block strides: the input must be at least this large (else a map shrinks to 0x0)."""
+        return math.prod(b.stride for b in self.blocks_spec)
 
     def analytic_params(self) -> int:
         """Parameters from the block formulas (equals ``detdesign.measure.count_params(self)``)."""

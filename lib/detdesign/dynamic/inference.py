@@ -11,6 +11,7 @@ detector 1's and the cascade's detections; curves are computed from both, cached
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 
@@ -55,6 +56,9 @@ def latencies(model: DynamicDetector, runs: int = 20) -> tuple[float, float]:
 
 def hard_fraction(target_ms: float, lat1: float, lat2: float) -> float:
     """k = (lat_t - lat1)/(lat2 - lat1), clipped to [0, 1] with a warning naming the valid range."""
+    for name, v in (("target_ms", target_ms), ("lat1", lat1), ("lat2", lat2)):
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
+            raise ValueError(f"hard_fraction: {name} must be a finite number of milliseconds, got {v!r}")
     if lat2 <= lat1:
         raise ValueError(f"the cascade ({lat2:.2f} ms) must be slower than detector 1 ({lat1:.2f} ms)")
     k = (target_ms - lat1) / (lat2 - lat1)
@@ -66,13 +70,17 @@ def hard_fraction(target_ms: float, lat1: float, lat2: float) -> float:
 
 def threshold(phi_val, k: float) -> float:
     """The difficulty threshold that sends a fraction ``k`` of the validation images to detector 2."""
-    if not 0.0 <= k <= 1.0:
+    if not 0.0 <= k <= 1.0:  # also refuses NaN
         raise ValueError(f"hard fraction must lie in [0, 1], got {k}")
+    scores = np.asarray(phi_val, dtype=float)
+    if scores.size == 0 or not np.isfinite(scores).all():
+        raise ValueError(f"router scores must be finite and non-empty to set a threshold ({int(np.isnan(scores).sum())}"
+                         " NaN); a NaN score would route its image as easy silently -- check the router's training")
     if k == 0.0:
         return float("inf")
     if k == 1.0:
         return float("-inf")
-    return float(np.quantile(np.asarray(phi_val, dtype=float), 1.0 - k))
+    return float(np.quantile(scores, 1.0 - k))
 
 
 @torch.no_grad()

@@ -153,7 +153,11 @@ class DynamicDetector(nn.Module):
         """
         f1 = self.features1(images)
         if route is None:
-            route = self.router(f1) > threshold
+            phi = self.router(f1)
+            if not torch.isfinite(phi).all():
+                raise ValueError(f"the router gave {int((~torch.isfinite(phi)).sum())} non-finite scores; a NaN "
+                                 "compares false and would route its image as easy -- retrain or check the router")
+            route = phi > threshold
         route = route.to(torch.bool).reshape(-1)
         if route.shape[0] != images.shape[0]:
             raise ValueError(f"route must have one entry per image ({images.shape[0]}), got {route.shape[0]}")

@@ -91,6 +91,12 @@ def _main_convs(net) -> list[list[nn.Conv2d]]:
     return [[m for unit in block for m in unit.main if isinstance(m, nn.Conv2d)] for block in module.blocks]
 
 
+def _dead(block: int, variant: str) -> None:
+    raise ValueError(f"maedet_entropy(variant={variant!r}): the features of block {block + 1} are all zero (every "
+                     "ReLU output died: the network is too narrow or the resolution too small for a measured "
+                     "entropy); use variant='analytic', a wider network or a larger resolution")
+
+
 @torch.no_grad()
 def _measured_stage_scores(net, blocks, variant: str, feature_size: str, x: torch.Tensor,
                            generator: torch.Generator) -> list[float]:
@@ -104,6 +110,10 @@ def _measured_stage_scores(net, blocks, variant: str, feature_size: str, x: torc
             gamma = h.std() if variant == "forward" else h.pow(2).mean().sqrt()
             if i in ends and conv is convs[-1]:
                 var = h.var()
+                if not var.item() > 0:
+                    _dead(i, variant)
+            if not gamma.item() > 0:
+                _dead(i, variant)
             total += math.log(gamma.item())
             x = h / gamma if variant == "forward" else torch.relu(h) / gamma
         if i in ends:

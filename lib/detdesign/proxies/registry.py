@@ -59,8 +59,9 @@ _REGISTRY: dict[str, ProxySpec] = {}
 class ProxyResult:
     """``value`` = mean over ``n`` repeats; ``std`` (0 for one repeat), 95% interval, and wall seconds.
 
-    ``overflow`` is True when any repeat produced inf or nan (float32 overflow); ``value`` is then the
-    non-finite number itself, never a silently clipped one.
+    ``overflow`` is True when any repeat produced +inf or nan (float32 overflow); ``underflow`` when one gave
+    -inf (the log of a quantity that underflowed to 0, e.g. every gradient zero in a dead network); ``value``
+    is then the non-finite number itself, never a silently clipped one.
     """
 
     name: str
@@ -71,6 +72,7 @@ class ProxyResult:
     seconds: float
     values: tuple[float, ...]
     overflow: bool = False
+    underflow: bool = False
 
 
 def register(name: str, *, data_free: bool, gradients: bool, cost: str, networks: str = "any",
@@ -142,11 +144,12 @@ def repeat_generator(seed: int, repeat: int) -> torch.Generator:
 
 def _summary(name: str, values: list[float], seconds: float) -> ProxyResult:
     n = len(values)
-    overflow = any(not math.isfinite(v) for v in values)
-    if overflow:
+    overflow = any(math.isnan(v) or v == math.inf for v in values)
+    underflow = any(v == -math.inf for v in values)
+    if overflow or underflow:
         bad = next(v for v in values if not math.isfinite(v))
         return ProxyResult(name, bad, float("nan"), n, (float("nan"), float("nan")), seconds, tuple(values),
-                           overflow=True)
+                           overflow=overflow, underflow=underflow)
     mean = statistics.fmean(values)
     std = statistics.stdev(values) if n > 1 else 0.0
     half = 1.96 * std / math.sqrt(n)
@@ -161,6 +164,13 @@ def _check_call(s: ProxySpec, model, repeats, batch_size, resolution, options) -
             raise TypeError(f"{arg} must be an int, got {val!r}")
         if val < 1:
             raise ValueError(f"{arg} must be >= 1, got {val}")
+    if not any(p.numel() for p in model.parameters()):
+        raise ValueError(f"proxy {s.name!r}: the model has no weights, so every proxy value would be meaningless; "
+                         "pass the network itself (e.g. ZenNet(structure)), not an empty module")
+    stride = getattr(model, "total_stride", None)
+    if isinstance(stride, int) and resolution < stride:
+        raise ValueError(f"resolution={resolution} is below the network's total stride {stride}: its last stage "
+                         f"would see an empty map; use resolution >= {stride} (a multiple of it)")
     if batch_size < s.min_batch:
         raise ValueError(f"proxy {s.name!r} needs batch_size >= {s.min_batch} (it compares samples of one "
                          f"batch), got {batch_size}")
