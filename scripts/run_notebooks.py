@@ -39,14 +39,16 @@ def main() -> int:
     ap.add_argument("--profile", default=os.environ.get("DETDESIGN_PROFILE", "quick"), choices=profile_names(),
                     help="default: $DETDESIGN_PROFILE, else quick (the one rule the notebooks follow too)")
     ap.add_argument("--only", default="", help="run only notebooks whose name starts with this prefix")
+    ap.add_argument("--notebooks", type=Path, default=ROOT / "notebooks", help="folder of the notebooks to run")
+    ap.add_argument("--runs", type=Path, default=ROOT / "runs", help="folder for non-full outputs and timings")
     args = ap.parse_args()
-    notebooks = sorted(p for p in (ROOT / "notebooks").glob("[0-9]*.ipynb") if p.name.startswith(args.only))
+    notebooks = sorted(p for p in args.notebooks.glob("[0-9]*.ipynb") if p.name.startswith(args.only))
     if not notebooks:
         print(f"no notebook matches {args.only!r}", file=sys.stderr)
         return 2
     os.environ.update(DETDESIGN_PROFILE=args.profile, DETDESIGN_PROGRESS="0")
     os.environ.pop("MPLBACKEND", None)  # the kernel must use the inline backend so figures are stored
-    out_dir = ROOT / "notebooks" if args.profile == "full" else ROOT / "runs" / args.profile / "notebooks"
+    out_dir = args.notebooks if args.profile == "full" else args.runs / args.profile / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)
     times = []
     for nb in notebooks:
@@ -55,7 +57,7 @@ def main() -> int:
         print(f"[{args.profile}] {nb.name} ...", flush=True)
         tmp = out.with_name(f".{out.stem}.running.ipynb")  # a killed run never leaves a half-executed notebook
         try:
-            pm.execute_notebook(str(nb), str(tmp), kernel_name="python3", cwd=str(ROOT / "notebooks"),
+            pm.execute_notebook(str(nb), str(tmp), kernel_name="python3", cwd=str(args.notebooks),
                                 progress_bar=False)
             clean(tmp)
             os.replace(tmp, out)
@@ -64,7 +66,7 @@ def main() -> int:
         times.append((nb.name, time.perf_counter() - t0))
         print(f"[{args.profile}] {nb.name} done in {times[-1][1]:.1f} s", flush=True)
     total = sum(t for _, t in times)
-    timing_file = ROOT / "runs" / args.profile / "timings.csv"
+    timing_file = args.runs / args.profile / "timings.csv"
     timing_file.parent.mkdir(parents=True, exist_ok=True)
     with open(timing_file, "w", newline="") as fh:
         csv.writer(fh).writerows([("notebook", "seconds"), *[(n, f"{t:.1f}") for n, t in times],

@@ -69,8 +69,8 @@ def _load(path: Path) -> dict:
     try:
         return torch.load(path, weights_only=True)
     except Exception as err:  # a truncated or foreign file: name it and say how to recover
-        raise ValueError(f"checkpoint {path} cannot be read ({type(err).__name__}: {err}); delete it to retrain "
-                         "from the start") from None
+        raise ValueError(f"checkpoint {path} cannot be read ({type(err).__name__}: truncated, damaged or not a "
+                         "checkpoint of this package); delete it to retrain from the start") from None
 
 
 def _read_meta(path: Path) -> dict:

@@ -1,0 +1,251 @@
+"""Regression tests of the reliability pass: what a kill, a stale cache, a hostile archive or timing noise can
+and cannot do to published results (README, "Reliability")."""
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from detdesign.claims import Claim, timing_outcome
+from detdesign.data.bccd import BCCD_COMMIT, download_bccd, load_bccd
+from detdesign.data.download import ChecksumError, safe_members, tree_digest
+from detdesign.results import ResultCache
+from detdesign.stats import ratio_of_medians
+
+REPO = Path(__file__).resolve().parents[1]
+RUNNER = REPO / "scripts" / "run_notebooks.py"
+
+
+# ---------------------------------------------------------------- the notebook runner
+def _notebook(folder: Path, name: str, source: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(textwrap.dedent(source))])
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    path = folder / name
+    nbformat.write(nb, path)
+    return path
+
+
+def _runner(*args, env=None, **kw):
+    env = {**os.environ, **(env or {})}
+    return subprocess.Popen([sys.executable, str(RUNNER), *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True, **kw)
+
+
+def test_killing_a_full_run_leaves_the_published_notebook_untouched(tmp_path):
+    nbs = tmp_path / "notebooks"
+    published = _notebook(nbs, "01_slow.ipynb", "import time\nprint('started', flush=True)\ntime.sleep(120)")
+    before = published.read_bytes()
+    proc = _runner("--profile", "full", "--notebooks", str(nbs), "--runs", str(tmp_path / "runs"))
+    running = nbs / ".01_slow.running.ipynb"
+    deadline = time.time() + 90
+    while not running.exists() and time.time() < deadline:  # papermill writes its output as the cell starts
+        time.sleep(0.5)
+    time.sleep(2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert running.exists(), "the runner never started the notebook"
+    assert published.read_bytes() == before  # a kill damages only the hidden, git-ignored working file
+    assert ".*.running.ipynb" in (REPO / ".gitignore").read_text()
+
+
+def test_the_runner_takes_its_profile_from_the_environment(tmp_path):
+    nbs = tmp_path / "notebooks"
+    _notebook(nbs, "01_env.ipynb", "import os\nprint('profile=' + os.environ['DETDESIGN_PROFILE'])")
+    proc = _runner("--notebooks", str(nbs), "--runs", str(tmp_path / "runs"), env={"DETDESIGN_PROFILE": "smoke"})
+    out, _ = proc.communicate(timeout=180)
+    assert proc.returncode == 0, out
+    executed = tmp_path / "runs" / "smoke" / "notebooks" / "01_env.ipynb"
+    assert "profile=smoke" in executed.read_text()
+    assert (tmp_path / "runs" / "smoke" / "timings.csv").is_file()
+
+
+# ---------------------------------------------------------------- the result cache
+def test_a_cache_row_missing_a_field_is_recomputed_never_used(tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"a": {"overflow": True}, "b": {"overflow": False, "logphi": 1.0}}))
+    cache = ResultCache(path, fields=("overflow", "logphi"))
+    with pytest.warns(UserWarning, match="lacks \\['logphi'\\]"):
+        assert "a" not in cache
+    assert list(cache) == ["b"] and len(cache) == 1
+    row = cache.get_or_compute("a", lambda: {"overflow": False, "logphi": 2.0})
+    assert row == {"overflow": False, "logphi": 2.0}
+    with pytest.raises(ValueError, match="lacks the fields"):
+        cache.put("c", {"overflow": True})
+
+
+def test_a_bumped_code_version_recomputes_and_version_one_keeps_published_keys(tmp_path):
+    path = tmp_path / "c.json"
+    ResultCache(path).put("k", {"x": 1})
+    assert json.loads(path.read_text()) == {"k": {"x": 1}}  # version 1 = the plain keys of published caches
+    v2 = ResultCache(path, version=2)
+    assert "k" not in v2 and len(v2) == 0
+    assert v2.get_or_compute("k", lambda: {"x": 2}) == {"x": 2}
+    assert ResultCache(path).get("k") == {"x": 1} and ResultCache(path, version=2).get("k") == {"x": 2}
+    with pytest.raises(ValueError, match="version"):
+        ResultCache(path, version=0)
+
+
+def test_a_damaged_cache_file_names_itself_and_the_fix(tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text('{"k": {"x": 1')
+    with pytest.raises(ValueError, match=f"{path}.*delete it"):
+        ResultCache(path)
+    path.write_text('{"k": 3}')
+    with pytest.raises(ValueError, match="JSON object of rows"):
+        ResultCache(path)
+
+
+_WRITER = """
+import sys
+from detdesign.results import ResultCache
+path, tag = sys.argv[1], sys.argv[2]
+for i in range(40):
+    ResultCache(path).put(f"{tag}{i}", {"i": i})
+"""
+
+
+def test_two_processes_writing_one_cache_lose_nothing(tmp_path):
+    path = tmp_path / "shared.json"
+    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, str(path), tag]) for tag in "ab"]
+    assert all(p.wait(timeout=120) == 0 for p in procs)
+    assert len(ResultCache(path)) == 80
+
+
+# ---------------------------------------------------------------- downloads
+def _bccd_zip(root: Path, out: Path, tamper: bool = False, prefix: str | None = None) -> str:
+    prefix = prefix if prefix is not None else f"BCCD_Dataset-{BCCD_COMMIT}/"
+    src = root / "bccd"
+    files = sorted(p for p in src.rglob("*") if p.is_file() and p.name != "LICENSE")
+    victim = next(p for p in files if p.suffix == ".xml") if tamper else None  # one label changed
+    with zipfile.ZipFile(out, "w") as zf:
+        for p in files:
+            data = p.read_bytes().replace(b"RBC", b"WBC", 1) if p == victim else p.read_bytes()
+            zf.writestr(prefix + "BCCD/" + p.relative_to(src).as_posix(), data)
+        zf.writestr(prefix + "LICENSE", (src / "LICENSE").read_bytes())
+    return out.as_uri()
+
+
+def test_bccd_download_is_pinned_verified_and_installed_whole(root, tmp_path):
+    assert BCCD_COMMIT in __import__("detdesign.data.bccd", fromlist=["x"]).DOWNLOAD_URL  # a commit, not a branch
+    url = _bccd_zip(root, tmp_path / "good.zip")
+    target = download_bccd(tmp_path / "data", url=url)
+    assert tree_digest(target, exclude=("LICENSE",)) == tree_digest(root / "bccd", exclude=("LICENSE",))
+    assert len(load_bccd("test", root=tmp_path / "data")) == 72
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["bccd"]  # no staging folder left behind
+
+
+def test_a_tampered_or_misshapen_bccd_archive_installs_nothing(root, tmp_path):
+    data = tmp_path / "data"
+    with pytest.raises(ChecksumError, match="differs from the pinned"):
+        download_bccd(data, url=_bccd_zip(root, tmp_path / "bad.zip", tamper=True))
+    with pytest.raises(ValueError, match="unexpected layout"):
+        download_bccd(data, url=_bccd_zip(root, tmp_path / "flat.zip", prefix=""))
+    assert not (data / "bccd").exists() and [p for p in data.iterdir()] == []
+
+
+@pytest.mark.parametrize("name", ["../evil.txt", "a/../../evil.txt", "/etc/evil", "C:/evil.txt"])
+def test_archive_members_that_escape_are_refused(tmp_path, name):
+    path = tmp_path / "x.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("ok/file.txt", b"fine")
+        zf.writestr(name, b"evil")
+    with zipfile.ZipFile(path) as zf, pytest.raises(ValueError, match="escape"):
+        safe_members(zf)
+
+
+def test_a_zip_link_member_is_refused(tmp_path):
+    path = tmp_path / "x.zip"
+    info = zipfile.ZipInfo("BCCD_Dataset-x/BCCD/link")
+    info.external_attr = (0o120777 << 16)  # a symlink entry
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(info, "/etc/passwd")
+    with zipfile.ZipFile(path) as zf, pytest.raises(ValueError, match="link"):
+        safe_members(zf)
+
+
+# ---------------------------------------------------------------- checkpoints and timing
+def test_a_corrupted_checkpoint_names_its_file(root, tmp_path):
+    from detdesign.detection import DetectorConfig, Preprocessed, TrainConfig, build_detector, preprocess, train
+
+    pre = preprocess(load_bccd("train"), 128)
+    data = Preprocessed(pre.images[:3], pre.targets[:3], pre.records[:3], 128)
+    (tmp_path / "last.pt").write_bytes(b"\x00garbage")
+    with pytest.raises(ValueError, match=f"{tmp_path / 'last.pt'}.*delete it"):
+        train(build_detector(DetectorConfig(image_size=128)), data, TrainConfig(epochs=1, batch_size=3),
+              ckpt_dir=tmp_path)
+
+
+def test_fit_keeps_the_time_of_a_segment_that_was_killed(root, tmp_path, monkeypatch):
+    """The wall time of every finished epoch is in the checkpoint, so a kill loses at most the running epoch."""
+    import detdesign.detection.training as tr
+    from detdesign.detection import DetectorConfig, Preprocessed, TrainConfig, fit, preprocess
+
+    pre = preprocess(load_bccd("train"), 128)
+    data = Preprocessed(pre.images[:3], pre.targets[:3], pre.records[:3], 128)
+    cfg = TrainConfig(epochs=2, batch_size=3, warmup_iters=1, max_iters_per_epoch=1)
+    real_save = tr._save
+
+    def save_then_die(path, state):
+        real_save(path, state)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tr, "_save", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        fit(DetectorConfig(image_size=128), cfg, data, tmp_path)
+    monkeypatch.setattr(tr, "_save", real_save)
+    (ckpt,) = tmp_path.glob("*/last.pt")
+    first = __import__("torch").load(ckpt, weights_only=True)["seconds"]
+    assert first > 0
+    done = fit(DetectorConfig(image_size=128), cfg, data, tmp_path)
+    assert done.seconds > first  # both segments counted
+    again = fit(DetectorConfig(image_size=128), cfg, data, tmp_path)
+    assert again.seconds == done.seconds  # loading a finished run adds no time
+
+
+def test_a_timing_claim_within_its_noise_is_inconclusive():
+    noisy_a, noisy_b = [1.00, 1.30, 0.90, 1.20, 1.10], [1.05, 1.25, 0.95, 1.15, 1.00]
+    ratio, lo, hi = ratio_of_medians(noisy_a, noisy_b)
+    assert lo < ratio < hi and lo < 1.0 < hi
+    assert timing_outcome(lo, hi, 1.0) == "inconclusive"
+    fast, slow = [1.0, 1.01, 0.99, 1.02], [2.0, 2.02, 1.98, 2.01]
+    _, lo, hi = ratio_of_medians(fast, slow)
+    assert timing_outcome(lo, hi, 1.0) == "yes" and timing_outcome(lo, hi, 0.4) == "no"
+    assert ratio_of_medians(fast, slow, seed=3) == ratio_of_medians(fast, slow, seed=3)
+    assert Claim("x", "p", "s", "m", "inconclusive", timing=True).row()["timing"] is True
+
+
+def test_the_published_timing_claims_decide_on_their_interval():
+    """00b-overhead and 04-fast-fusion are marked timing=True and say inconclusive inside their noise."""
+    import pandas as pd
+
+    from detdesign.studies import detector, scaling
+    metrics = pd.DataFrame({"AP50": [0.9], "AP": [0.6], "images": [72]}, index=["test"])
+    bare, full = [1.0, 1.2, 0.9, 1.1], [1.4, 1.7, 1.3, 1.6]  # ratio ~1.45 with a spread that covers 1.5
+    ratio, lo, hi = ratio_of_medians(full, bare)
+    overhead = {"ratio": ratio, "ratio_lo": lo, "ratio_hi": hi, "images_per_s": 8.0, "full_samples": full}
+    ap50, over = detector.claims(metrics, overhead)
+    assert not ap50.timing and over.timing and over.holds == "inconclusive" and "bootstrap" in over.interval
+    fast = pd.Series({"AP": 0.5, "neck_latency_ms": 8.0, "neck_latency_samples": (8.0, 8.4, 7.9, 8.3, 8.1)})
+    soft = pd.Series({"AP": 0.5, "neck_latency_ms": 8.1, "neck_latency_samples": (8.1, 8.0, 8.5, 7.8, 8.2)})
+    claim = scaling.fast_fusion_claim(fast, soft)
+    assert claim.timing and claim.holds == "inconclusive"
+    quick = fast.copy()
+    quick["neck_latency_samples"] = (4.0, 4.1, 3.9, 4.05, 4.0)
+    assert scaling.fast_fusion_claim(quick, soft).holds == "yes"
+
+
+def test_digest_helpers_are_plain_sha256(tmp_path):
+    (tmp_path / "t" / "d").mkdir(parents=True)
+    (tmp_path / "t" / "d" / "a").write_bytes(b"x")
+    line = f"d/a\t{hashlib.sha256(b'x').hexdigest()}"
+    assert tree_digest(tmp_path / "t") == hashlib.sha256(line.encode()).hexdigest()
