@@ -7,6 +7,7 @@ published caches and checkpoints keep their keys while a non-default value still
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 # Reference backbones in the ZenNAS format, at widths that train on a 2-core CPU. Each stride-2 block opens
@@ -56,6 +57,12 @@ class DetectorConfig:
     num_classes: int = 3
     image_size: int = 512
 
+    def __post_init__(self):
+        for name in ("num_classes", "image_size"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"DetectorConfig.{name} must be a positive int, got {v!r}")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -81,6 +88,8 @@ class TrainConfig:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.ema is not None and not 0.0 < self.ema < 1.0:
             raise ValueError(f"ema must be a decay in (0, 1) such as 0.999, or None; got {self.ema!r}")
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be a positive finite number such as 2e-3, got {self.lr!r}")
         if self.epochs < 1 or self.batch_size < 1 or self.eval_every < 1:
             raise ValueError(f"epochs, batch_size and eval_every must be >= 1, got {self.epochs}, "
                              f"{self.batch_size}, {self.eval_every}")
