@@ -224,24 +224,17 @@ def test_a_timing_claim_within_its_noise_is_inconclusive():
     assert Claim("x", "p", "s", "m", "inconclusive", timing=True).row()["timing"] is True
 
 
-def test_the_published_timing_claims_decide_on_their_interval():
-    """00b-overhead and 04-fast-fusion are marked timing=True and say inconclusive inside their noise."""
-    import pandas as pd
+def test_train_overhead_reports_the_interval_its_claim_decides_on(root):
+    """The 00b overhead claim decides on ``ratio_lo``/``ratio_hi``: repeats are kept and bracket the ratio."""
+    from detdesign.detection import DetectorConfig, Preprocessed, preprocess
+    from detdesign.detection.bench import train_overhead
 
-    from detdesign.studies import detector, scaling
-    metrics = pd.DataFrame({"AP50": [0.9], "AP": [0.6], "images": [72]}, index=["test"])
-    bare, full = [1.0, 1.2, 0.9, 1.1], [1.4, 1.7, 1.3, 1.6]  # ratio ~1.45 with a spread that covers 1.5
-    ratio, lo, hi = ratio_of_medians(full, bare)
-    overhead = {"ratio": ratio, "ratio_lo": lo, "ratio_hi": hi, "images_per_s": 8.0, "full_samples": full}
-    ap50, over = detector.claims(metrics, overhead)
-    assert not ap50.timing and over.timing and over.holds == "inconclusive" and "bootstrap" in over.interval
-    fast = pd.Series({"AP": 0.5, "neck_latency_ms": 8.0, "neck_latency_samples": (8.0, 8.4, 7.9, 8.3, 8.1)})
-    soft = pd.Series({"AP": 0.5, "neck_latency_ms": 8.1, "neck_latency_samples": (8.1, 8.0, 8.5, 7.8, 8.2)})
-    claim = scaling.fast_fusion_claim(fast, soft)
-    assert claim.timing and claim.holds == "inconclusive"
-    quick = fast.copy()
-    quick["neck_latency_samples"] = (4.0, 4.1, 3.9, 4.05, 4.0)
-    assert scaling.fast_fusion_claim(quick, soft).holds == "yes"
+    pre = preprocess(load_bccd("train"), 64)
+    data = Preprocessed(pre.images[:4], pre.targets[:4], pre.records[:4], 64)
+    r = train_overhead(DetectorConfig(image_size=64), data, batch_size=2, steps=3)
+    assert len(r["full_samples"]) == len(r["bare_samples"]) == 3
+    assert r["ratio_lo"] <= r["ratio"] <= r["ratio_hi"]
+    assert timing_outcome(r["ratio_lo"], r["ratio_hi"], r["ratio"]) == "inconclusive" or r["ratio_lo"] == r["ratio_hi"]
 
 
 def test_digest_helpers_are_plain_sha256(tmp_path):
