@@ -133,8 +133,8 @@ def test_curve_ends_are_the_static_detectors_and_match_predict(model, tiny):
 def test_train_router_changes_only_the_router(tiny):
     m = build_dynamic(CFG, seed=1)
     before = {k: v.clone() for k, v in m.state_dict().items()}
-    hist, delta = train_router(m, tiny, RouterTrainConfig(epochs=3, batch_size=4))
-    assert len(hist) == 3 and np.isfinite(delta)
+    fit = train_router(m, tiny, RouterTrainConfig(epochs=3, batch_size=4))
+    assert len(fit.history) == 3 and np.isfinite(fit.delta) and fit.best_epoch == 3
     changed = {k for k, v in m.state_dict().items() if not torch.equal(before[k], v)}
     assert changed and all(k.startswith("router.") for k in changed)
     assert all(p.requires_grad for p in m.parameters())
@@ -143,3 +143,62 @@ def test_train_router_changes_only_the_router(tiny):
 def test_config_mismatch_is_an_error():
     with pytest.raises(ValueError, match="same image_size"):
         DynamicConfig(first=DetectorConfig(image_size=128), second=DetectorConfig(image_size=256))
+
+
+def test_composite_follows_the_official_wiring(model):
+    """Level i of backbone 2 receives backbone 1's levels j >= i (C1 and the same level included)."""
+    n = len(model.first.backbone.channels)
+    assert {i: model.composite.sources(i) for i in range(n)} == {i: list(range(i, n)) for i in range(n)}
+    assert all(conv.bias is not None and conv.kernel_size == (1, 1) for conv in model.composite.convs.values())
+
+
+def test_neck2_reads_backbone2_stage_outputs_and_fusion_sits_at_the_stage_input(model, tiny):
+    """Zeroing one composite conv (j -> i) leaves backbone 2's levels below i untouched and changes level i
+    (the fusion enters at the start of stage i); with every composite conv zeroed, neck 2's inputs are exactly
+    backbone 2's own stage outputs (no shortcut from backbone 1 to neck 2)."""
+    import copy
+
+    m = copy.deepcopy(model)
+    x = tiny.images[:2]
+    with torch.no_grad():
+        f1 = m.features1(x)
+        ref = m.features2(x, f1)
+        conv = m.composite.convs["4_2"]
+        conv.weight.mul_(3.0)
+        conv.bias.add_(1.0)
+        moved = m.features2(x, f1)
+        assert all(torch.equal(a, b) for a, b in zip(ref[:2], moved[:2]))
+        assert not torch.allclose(ref[2], moved[2])
+        for c in m.composite.convs.values():
+            c.weight.zero_()
+            c.bias.zero_()
+        plain = m.second.features(x)  # backbone 2 alone, same input normalisation
+        assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(m.features2(x, f1), plain))
+        f1_other = [torch.randn_like(f) for f in f1]  # then backbone 1 cannot reach neck 2 at all
+        assert all(torch.equal(a, b) for a, b in zip(m.features2(x, f1), m.features2(x, f1_other)))
+
+
+def test_router_early_stopping_keeps_the_best_held_out_epoch(tiny):
+    m = build_dynamic(CFG, seed=2)
+    fit = train_router(m, tiny, RouterTrainConfig(epochs=4, batch_size=2, holdout=0.5))
+    rhos = fit.history["holdout_rho"]
+    assert 1 <= fit.best_epoch <= 4 and fit.holdout_rho == pytest.approx(rhos.max())
+    with pytest.raises(ValueError, match="holdout"):
+        RouterTrainConfig(holdout=1.0)
+
+
+def test_oracle_and_bootstrap_of_the_routing(model, tiny):
+    from detdesign.dynamic import router_diagnostics, router_inputs, routing_bootstrap
+
+    phi, d1, d2 = both_predictions(model, tiny)
+    _, l1, l2 = router_inputs(model, tiny)
+    gain = (l1 - l2).numpy()
+    c = curve(tiny, phi, d1, d2, [0.0, 0.5, 1.0], 10.0, 20.0, random_draws=3, gain=gain)
+    assert c["oracle_AP"].iloc[0] == c["router_AP"].iloc[0] and c["oracle_AP"].iloc[-1] == c["router_AP"].iloc[-1]
+    assert (c["random_lo"] <= c["random_hi"]).all()
+    b = routing_bootstrap(tiny, phi, d1, d2, 0.5, gain, n_resamples=20, seed=0, random_draws=2)
+    for name in ("router_minus_random", "oracle_minus_random", "cascade_minus_first"):
+        assert b[f"{name}_lo"] <= b[f"{name}_hi"]
+    diag = router_diagnostics(phi, gain)
+    assert -1 <= diag["rho"] <= 1 and 0 <= diag["saturated"] <= 1
+    assert router_diagnostics([0.001, 0.5, 0.999], [1, 2, 3])["saturated"] == pytest.approx(2 / 3)

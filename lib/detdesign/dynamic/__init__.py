@@ -7,11 +7,30 @@ from detdesign.dynamic.inference import (
     latencies,
     measured_run,
     routed_ap,
+    router_diagnostics,
+    routing_bootstrap,
     threshold,
 )
 from detdesign.dynamic.model import AdaptiveRouter, DynamicConfig, DynamicDetector, router_loss
-from detdesign.dynamic.training import RouterTrainConfig, build_dynamic, router_inputs, train_router
+from detdesign.dynamic.training import RouterFit, RouterTrainConfig, build_dynamic, router_inputs, train_router
 
-__all__ = ["AdaptiveRouter", "DynamicConfig", "DynamicDetector", "RouterTrainConfig", "both_predictions",
-           "build_dynamic", "curve", "hard_fraction", "latencies", "measured_run", "routed_ap", "router_inputs",
-           "router_loss", "threshold", "train_router"]
+__all__ = [
+    "AdaptiveRouter",
+    "DynamicConfig",
+    "DynamicDetector",
+    "RouterFit",
+    "RouterTrainConfig",
+    "both_predictions",
+    "build_dynamic",
+    "curve",
+    "hard_fraction",
+    "latencies",
+    "measured_run",
+    "routed_ap",
+    "router_diagnostics",
+    "router_inputs",
+    "router_loss",
+    "routing_bootstrap",
+    "threshold",
+    "train_router",
+]

@@ -103,24 +103,70 @@ def routed_ap(data: Preprocessed, d1, d2, hard) -> dict:
     return coco_metrics(data, [b if h else a for a, b, h in zip(d1, d2, hard)])
 
 
+def _hard_mask(n: int, chosen) -> np.ndarray:
+    hard = np.zeros(n, bool)
+    hard[np.asarray(chosen, dtype=int)] = True
+    return hard
+
+
+def _top(scores, m: int) -> np.ndarray:
+    """Indices of the ``m`` largest ``scores`` (stable order)."""
+    return np.argsort(-np.asarray(scores, dtype=float), kind="stable")[:m]
+
+
 def curve(data: Preprocessed, phi, d1, d2, fractions, lat1: float, lat2: float, random_draws: int = 5,
-          seed: int = 0) -> pd.DataFrame:
-    """AP at each hard fraction: router (the top-k phi are hard) vs random routing (mean of draws)."""
+          seed: int = 0, gain=None) -> pd.DataFrame:
+    """AP at each hard fraction k: the router (the top-k phi are hard), random routing (mean and 2.5/97.5%
+    quantiles over ``random_draws`` draws) and, with ``gain`` (each image's true L1 - L2), the **oracle** that
+    sends the images detector 2 helps most. ``latency_ms`` is the expected batch-1 latency lat1 + k (lat2 - lat1)."""
     n, rng, rows = len(phi), np.random.default_rng(seed), []
-    order = np.argsort(-np.asarray(phi), kind="stable")
     for f in fractions:
         m = round(f * n)
-        hard = np.zeros(n, bool)
-        hard[order[:m]] = True
-        router_ap = routed_ap(data, d1, d2, hard)["AP"]
-        rand = []
-        for _ in range(random_draws):
-            h = np.zeros(n, bool)
-            h[rng.choice(n, m, replace=False)] = True
-            rand.append(routed_ap(data, d1, d2, h)["AP"])
-        rows.append({"hard_fraction": m / n, "latency_ms": lat1 + m / n * (lat2 - lat1), "router_AP": router_ap,
-                     "random_AP": float(np.mean(rand)), "random_AP_std": float(np.std(rand))})
+        router = routed_ap(data, d1, d2, _hard_mask(n, _top(phi, m)))["AP"]
+        rand = [routed_ap(data, d1, d2, _hard_mask(n, rng.choice(n, m, replace=False)))["AP"]
+                for _ in range(random_draws)]
+        row = {"hard_fraction": m / n, "latency_ms": lat1 + m / n * (lat2 - lat1), "router_AP": router,
+               "random_AP": float(np.mean(rand)), "random_AP_std": float(np.std(rand)),
+               "random_lo": float(np.quantile(rand, 0.025)), "random_hi": float(np.quantile(rand, 0.975))}
+        if gain is not None:
+            row["oracle_AP"] = routed_ap(data, d1, d2, _hard_mask(n, _top(gain, m)))["AP"]
+        rows.append(row)
     return pd.DataFrame(rows)
+
+
+def routing_bootstrap(data: Preprocessed, phi, d1, d2, k: float, gain, n_resamples: int = 200, seed: int = 0,
+                      random_draws: int = 5) -> dict:
+    """Paired image bootstrap at hard fraction ``k``: AP of router, oracle and ``random_draws`` random routings
+    on the same resamples. Returns point values and 95% intervals of router - random (random = mean of the
+    draws), oracle - random, and cascade - detector 1 (the premise: detector 2 is better)."""
+    from detdesign.detection.evaluate import bootstrap_ap
+
+    n, rng = len(phi), np.random.default_rng(seed)
+    m = round(k * n)
+    pick = lambda hard: [b if h else a for a, b, h in zip(d1, d2, hard)]  # noqa: E731
+    sets = [pick(_hard_mask(n, _top(phi, m))), pick(_hard_mask(n, _top(gain, m))), d1, d2]
+    sets += [pick(_hard_mask(n, rng.choice(n, m, replace=False))) for _ in range(random_draws)]
+    boot = bootstrap_ap(data, sets[0], n_resamples, seed, others=tuple(sets[1:]))  # [4 + draws, n_resamples]
+    point = [coco_metrics(data, d)["AP"] for d in sets]
+    rand_b, rand_p = boot[4:].mean(0), float(np.mean(point[4:]))
+    out = {"k": m / n}
+    for name, b, p in (("router_minus_random", boot[0] - rand_b, point[0] - rand_p),
+                       ("oracle_minus_random", boot[1] - rand_b, point[1] - rand_p),
+                       ("cascade_minus_first", boot[3] - boot[2], point[3] - point[2])):
+        lo, hi = np.quantile(b, [0.025, 0.975])
+        out.update({name: p, f"{name}_lo": float(2 * p - hi), f"{name}_hi": float(2 * p - lo)})  # basic interval
+    return out
+
+
+def router_diagnostics(phi, gain, saturation: float = 0.01) -> dict:
+    """Spearman rho of the router's difficulty with the held-out gain L1 - L2, and the share of saturated
+    scores (phi < ``saturation`` or > 1 - ``saturation``): a router that ranks nothing or sits at 0/1 shows here."""
+    from scipy import stats
+
+    phi, gain = np.asarray(phi, dtype=float), np.asarray(gain, dtype=float)
+    res = stats.spearmanr(phi, gain)
+    return {"rho": float(res.statistic), "rho_p": float(res.pvalue),
+            "saturated": float(np.mean((phi < saturation) | (phi > 1 - saturation)))}
 
 
 @torch.no_grad()

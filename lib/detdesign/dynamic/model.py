@@ -2,9 +2,12 @@
 
 Detector 1 = backbone 1 + neck 1 + head 1. The router reads backbone 1's multi-scale features
 F1 = [C1..C5] and outputs a difficulty score phi in (0, 1). For a *hard* image, backbone 2 runs on the same
-image with F1 embedded by a composite connection (CBNet's dense higher-level composition, DHLC): the output of
-backbone 2's stage i (i < 5) receives ``sum_{j > i} up(conv1x1_{j->i}(F1_j))``; neck 2 and head 2 then
-detect. Easy images exit after detector 1.
+image with F1 embedded by the composite connection of the official code (``CBLinear`` / ``CBFuse`` in
+``cfg/dy-yolov7-step1.yaml``): stage l of backbone 2 (l = 1..5, C1 included) receives, right after its
+downsampling layer and before the rest of the stage, ``sum_{j >= l} up_nearest(conv1x1_{j->l}(F1_j))`` (1x1
+convs with bias, the same level included). Neck 2 and head 2 read backbone 2's stage outputs only (official
+``b2_save``), so detector 2 sees backbone 1 only through what backbone 2 made of it. Easy images exit after
+detector 1.
 
 Sign convention: phi is the *difficulty*; an image is hard when ``phi > threshold``. The official code's
 ``score`` is ``1 - phi`` and routes hard when ``score < dy_thres``; both describe the same rule.
@@ -76,19 +79,25 @@ class AdaptiveRouter(nn.Module):
 
 
 class Composite(nn.Module):
-    """DHLC: for each level i < L of backbone 2, 1x1 convs from every higher level j > i of backbone 1."""
+    """The official composite connection: for each level i of backbone 2 (0-based, C1 = 0), one 1x1 conv with
+    bias from every level j >= i of backbone 1 (the same level included) to the width of stage i's first layer."""
 
     def __init__(self, channels1: list[int], channels2: list[int]):
         super().__init__()
         n = len(channels1)
         self.convs = nn.ModuleDict({f"{j}_{i}": nn.Conv2d(channels1[j], channels2[i], 1)
-                                    for i in range(n - 1) for j in range(i + 1, n)})
+                                    for i in range(n) for j in range(i, n)})
+
+    def sources(self, i: int) -> list[int]:
+        """The backbone-1 levels composed into backbone 2's level ``i``: every ``j >= i``."""
+        return [int(k.split("_")[0]) for k in self.convs if int(k.split("_")[1]) == i]
 
     def forward(self, i: int, f1: list[Tensor], size) -> Tensor:
-        """What is added to backbone 2's level i+1 output (0-based ``i``)."""
+        """What is added to backbone 2's level ``i`` right after its downsampling layer: [B, C2_i, *size]."""
         out = 0
-        for j in range(i + 1, len(f1)):
-            out = out + F.interpolate(self.convs[f"{j}_{i}"](f1[j]), size=size, mode="nearest")
+        for j in self.sources(i):
+            y = self.convs[f"{j}_{i}"](f1[j])
+            out = out + (y if tuple(y.shape[-2:]) == tuple(size) else F.interpolate(y, size=size, mode="nearest"))
         return out
 
 
@@ -102,7 +111,10 @@ class DynamicDetector(nn.Module):
         self.second = Detector(cfg.second)
         if len(self.first.backbone.channels) != len(self.second.backbone.channels):
             raise ValueError("both backbones need the same number of stages")
-        self.composite = Composite(self.first.backbone.channels, self.second.backbone.channels)
+        bb2 = self.second.backbone
+        starts = [0, *(e + 1 for e in bb2.stage_ends[:-1])]  # the first block of every stage
+        self._stage_starts = starts
+        self.composite = Composite(self.first.backbone.channels, [bb2.spec[k].out_channels for k in starts])
         self.router = AdaptiveRouter(self.first.backbone.channels, cfg.router_reduction)
 
     def features1(self, images: Tensor) -> list[Tensor]:
@@ -110,16 +122,21 @@ class DynamicDetector(nn.Module):
         return self.first.features(images)
 
     def features2(self, images: Tensor, f1: list[Tensor]) -> list[Tensor]:
-        """Backbone 2 on ``images`` with F1 composed into each lower stage's output."""
+        """Backbone 2 on ``images``: at the start of stage i, after the block's first (downsampling) unit, F1's
+        levels j >= i are composed in; the returned stage outputs are what neck 2 reads (nothing added after)."""
         bb = self.second.backbone
         x = (images.float() - self.second.mean) / self.second.std
         feats = []
         for k, block in enumerate(bb.blocks):
-            x = block(x)
+            if k in self._stage_starts:
+                i = self._stage_starts.index(k)
+                x = block[0](x)  # the downsampling unit: [B, C2_i, H_i, W_i]
+                x = x + self.composite(i, f1, x.shape[-2:])
+                for unit in block[1:]:
+                    x = unit(x)
+            else:
+                x = block(x)
             if k in bb.stage_ends:
-                i = len(feats)
-                if i < len(f1) - 1:
-                    x = x + self.composite(i, f1, x.shape[-2:])  # [B, C2_i, H_i, W_i]
                 feats.append(x)
         return feats
 
@@ -145,13 +162,16 @@ class DynamicDetector(nn.Module):
         return self.router(self.features1(images))
 
     @torch.no_grad()
-    def predict(self, images: Tensor, threshold: float | None = 0.5, route: Tensor | None = None):
+    def predict(self, images: Tensor, threshold: float | None = None, route: Tensor | None = None):
         """Detections per image in input order, and the bool mask of images sent to detector 2.
 
-        ``route`` (bool [B]) forces the routing (tests, random routing); otherwise hard = phi > threshold.
+        ``route`` (bool [B]) forces the routing (tests, random routing); otherwise hard = phi > threshold, and
+        ``threshold=None`` sends every image to the cascade (what stage 1 trains: validation curves use it).
         Each image is routed on its own: detector 2 runs only on the hard subset of the batch.
         """
         f1 = self.features1(images)
+        if route is None and threshold is None:
+            route = torch.ones(images.shape[0], dtype=torch.bool, device=images.device)
         if route is None:
             phi = self.router(f1)
             if not torch.isfinite(phi).all():
