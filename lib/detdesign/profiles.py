@@ -107,19 +107,18 @@ class ScalingSizes:
 
 @dataclass(frozen=True)
 class DynamicSizes:
-    """Sizes of ``05_dynamicdet``: the two-detector cascade, its router and the accuracy-speed curves."""
+    """Sizes of ``05_dynamicdet``. Data, stage-1 schedule and seeds are the testbed's (:class:`TestbedSizes`), so
+    detector 1 can be compared with the standalone reference detector of ``00c`` trained identically."""
 
-    image_size: int
-    epochs: int  # stage 1 (both detectors jointly)
-    batch_size: int
-    lr: float
-    max_iters_per_epoch: int | None
-    n_train: int | None
-    n_eval: int | None
-    router_epochs: int  # stage 2 passes over the (frozen) training features
+    router_share: float  # share of the val split that trains the router (the rest sets the thresholds)
+    router_holdout: float  # share of the router's images kept apart for early stopping (held-out Spearman)
+    router_epochs: int
+    router_lr: float
     latency_runs: int
-    random_draws: int  # random routings averaged per hard fraction
+    random_draws: int  # random routings per hard fraction
     fraction_step: float  # hard fractions 0, step, ..., 1
+    bootstrap: int  # image resamples of the paired routing intervals at 50% hard
+    bccd: bool  # also run the BCCD footnote
 
 
 @dataclass(frozen=True)
@@ -180,8 +179,8 @@ _PROFILES = {
         msep=MSEPSizes(n_backbones=4, image_size=128, epochs=1, batch_size=4, lr=2e-3, max_iters_per_epoch=1,
                        n_train=8, n_eval=4, max_layers=40, population=4, iterations=8, proxy_resolution=32,
                        proxy_batch=2, bootstrap=50),
-        dynamic=DynamicSizes(image_size=128, epochs=1, batch_size=4, lr=2e-3, max_iters_per_epoch=2, n_train=8,
-                             n_eval=6, router_epochs=5, latency_runs=3, random_draws=2, fraction_step=0.5),
+        dynamic=DynamicSizes(router_share=0.6, router_holdout=0.25, router_epochs=5, router_lr=1e-3, latency_runs=3,
+                             random_draws=2, fraction_step=0.5, bootstrap=10, bccd=True),
         scaling=ScalingSizes(train_per_class=10, test_per_class=5, epochs=1, batch_size=32, max_iters_per_epoch=2,
                              steps=(1,), abg_points=1, det_image_size=128, det_epochs=1, det_max_iters_per_epoch=1,
                              det_n_train=8, det_n_eval=4, latency_runs=3),
@@ -205,9 +204,8 @@ _PROFILES = {
         msep=MSEPSizes(n_backbones=6, image_size=256, epochs=4, batch_size=8, lr=2e-3, max_iters_per_epoch=None,
                        n_train=None, n_eval=None, max_layers=40, population=16, iterations=200,
                        proxy_resolution=64, proxy_batch=8, bootstrap=500),
-        dynamic=DynamicSizes(image_size=256, epochs=6, batch_size=8, lr=2e-3, max_iters_per_epoch=None,
-                             n_train=None, n_eval=None, router_epochs=100, latency_runs=10, random_draws=5,
-                             fraction_step=0.1),
+        dynamic=DynamicSizes(router_share=0.6, router_holdout=0.25, router_epochs=100, router_lr=1e-3,
+                             latency_runs=10, random_draws=5, fraction_step=0.1, bootstrap=50, bccd=False),
         scaling=ScalingSizes(train_per_class=100, test_per_class=50, epochs=3, batch_size=128,
                              max_iters_per_epoch=None, steps=(1, 2), abg_points=1, det_image_size=256, det_epochs=2,
                              det_max_iters_per_epoch=None, det_n_train=None, det_n_eval=None, latency_runs=10),
@@ -232,9 +230,8 @@ _PROFILES = {
         msep=MSEPSizes(n_backbones=24, image_size=256, epochs=15, batch_size=8, lr=2e-3, max_iters_per_epoch=None,
                        n_train=None, n_eval=None, max_layers=40, population=32, iterations=1000,
                        proxy_resolution=64, proxy_batch=8, bootstrap=1000),
-        dynamic=DynamicSizes(image_size=384, epochs=24, batch_size=8, lr=2e-3, max_iters_per_epoch=None,
-                             n_train=None, n_eval=None, router_epochs=200, latency_runs=30, random_draws=20,
-                             fraction_step=0.1),
+        dynamic=DynamicSizes(router_share=0.67, router_holdout=0.25, router_epochs=200, router_lr=1e-3,
+                             latency_runs=30, random_draws=20, fraction_step=0.1, bootstrap=200, bccd=True),
         scaling=ScalingSizes(train_per_class=200, test_per_class=100, epochs=5, batch_size=128,
                              max_iters_per_epoch=None, steps=(1, 2, 3), abg_points=3, det_image_size=256,
                              det_epochs=6, det_max_iters_per_epoch=None, det_n_train=None, det_n_eval=None,

@@ -1,144 +1,192 @@
-"""Notebook ``05_dynamicdet``: one dynamic detector, its accuracy-speed curve, thresholds and hard images."""
+"""Notebook ``05_dynamicdet``: one dynamic detector per seed on the multi-scale testbed, its preconditions, the
+router against random and oracle routing with intervals, thresholds, and the BCCD footnote.
+
+Data, stage-1 schedule and seeds are those of the testbed (``00c``): detector 1 is then directly comparable with
+the standalone reference detector trained identically (read from the ``00c_testbed`` cache). Stage 1 of every
+run goes through ``run.map`` (a population, cached in ``05_dynamic``); each analysis loads the finished
+checkpoint in the notebook process.
+"""
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
-import numpy as np
+import json
+from dataclasses import dataclass
+
 import pandas as pd
 
-from detdesign.claims import Claim
-from detdesign.detection import DetectorConfig, TrainConfig, fit
+from detdesign.detection import DetectorConfig, fit
+from detdesign.detection.config import TrainConfig
 from detdesign.detection.evaluate import coco_metrics
 from detdesign.dynamic import (
     DynamicConfig,
     RouterTrainConfig,
+    both_predictions,
     build_dynamic,
-    hard_fraction,
-    measured_run,
+    curve,
+    latencies,
+    router_diagnostics,
+    router_inputs,
+    routing_bootstrap,
     threshold,
     train_router,
 )
-from detdesign.dynamic.inference import CascadePath, FirstPath
+from detdesign.dynamic.inference import CascadePath, FirstPath, measured_run
 from detdesign.measure import count_flops
-from detdesign.profiles import DynamicSizes
+from detdesign.profiles import DynamicSizes, TestbedSizes
+from detdesign.results import content_key
+from detdesign.training import convergence
 
-PAPER = pd.DataFrame([  # factsheet G: DynamicDet README, Dy-YOLOv7 on COCO, V100, batch 1, fp16
+# DynamicDet README (github.com/VDIGPKU/DynamicDet), Dy-YOLOv7 on COCO, V100 GPU, batch 1, fp16
+PAPER = pd.DataFrame([
     {"easy/hard": "90/10", "GFLOPs": 112.4, "FPS": 110, "AP_val": 51.4, "AP_test": 52.1},
     {"easy/hard": "50/50", "GFLOPs": 143.2, "FPS": 96, "AP_val": 52.7, "AP_test": 53.3},
     {"easy/hard": "10/90", "GFLOPs": 174.0, "FPS": 85, "AP_val": 53.3, "AP_test": 53.8},
     {"easy/hard": "0/100", "GFLOPs": 181.7, "FPS": 83, "AP_val": 53.5, "AP_test": 53.9},
 ])
+STAGE1_FIELDS = ("train_seconds", "final_l1", "final_l2", "curve", "val_AP", "val_gain", "converged")
 
 
-def config(S: DynamicSizes) -> DynamicConfig:
-    """Two ResNet-18-like FCOS detectors (identical architecture, as in DynamicDet) at the profile's size."""
-    det = DetectorConfig(image_size=S.image_size)
-    return DynamicConfig(first=det, second=det)
+@dataclass(frozen=True)
+class DynamicJob:
+    """Stage 1 of one dynamic detector: dataset name, the two-detector config and the schedule."""
+
+    dataset: str
+    cfg: DynamicConfig
+    tcfg: TrainConfig
+
+    def key(self, splits: dict) -> str:
+        return content_key("dynamic", self.cfg, self.tcfg, len(splits["train"]), len(splits["val"]))
 
 
-def train(run, S: DynamicSizes, splits: dict, seed: int):
-    """Stage 1 (cached checkpoint, resumable) then stage 2: (model, stage-1 history, seconds, router history,
-    Delta)."""
-    tcfg = TrainConfig(epochs=S.epochs, batch_size=S.batch_size, lr=S.lr, seed=seed,
-                       max_iters_per_epoch=S.max_iters_per_epoch)
-    f = fit(config(S), tcfg, splits["train"], run.checkpoints("05"), desc="stage 1", build=build_dynamic,
-            device=run.device)
-    router_hist, delta = train_router(f.model, splits["train"], RouterTrainConfig(epochs=S.router_epochs, seed=seed))
-    return f.model, f.history, f.seconds, router_hist, delta
+def jobs(run, T: TestbedSizes, S: DynamicSizes, data: dict) -> dict[str, DynamicJob]:
+    """One job per testbed seed on the scenes (and one on BCCD when ``S.bccd``), with the testbed's schedule."""
+    out = {}
+    for dataset, seeds, epochs in (("scenes", T.seeds, T.epochs), ("bccd", T.seeds[:1], T.bccd_epochs)):
+        if dataset == "bccd" and not S.bccd:
+            continue
+        det = DetectorConfig(image_size=T.image_size, num_classes=len(data[dataset]["train"].classes))
+        for seed in seeds:
+            tcfg = run.train_config(epochs=epochs, batch_size=T.batch_size, lr=T.lr, seed=seed, ema=T.ema,
+                                    max_iters_per_epoch=T.max_iters_per_epoch)
+            out[f"{dataset} seed {seed}"] = DynamicJob(dataset, DynamicConfig(first=det, second=det), tcfg)
+    return out
 
 
-def static_table(model, S: DynamicSizes, splits, d1, d2, lat1: float, lat2: float) -> pd.DataFrame:
-    """AP, MACs and batch-1 latency of detector 1 (+ router) and of the cascade (every image hard)."""
-    shape = (1, 3, S.image_size, S.image_size)
-    macs1 = count_flops(FirstPath(model), shape).macs
-    macs_all = count_flops(CascadePath(model), shape).macs
+def _fit(job: DynamicJob, splits: dict, ckpt_dir, device: str):
+    return fit(job.cfg, job.tcfg, splits["train"], ckpt_dir, desc=f"stage 1 {job.dataset}", build=build_dynamic,
+               val=splits["val"], device=device)
+
+
+def _stage1(item: tuple, data: dict, ckpt_dir, device: str) -> dict:
+    _, job = item
+    f = _fit(job, data[job.dataset], ckpt_dir, device)
+    return {"train_seconds": f.seconds, "final_l1": float(f.history["l1"].iloc[-20:].mean()),
+            "final_l2": float(f.history["l2"].iloc[-20:].mean()), "curve": f.curve.to_json(orient="records"),
+            "val_AP": float(f.curve["AP"].iloc[-1]), "val_gain": f.convergence["gain"],
+            "converged": bool(f.convergence["converged"])}
+
+
+def train_stage1(run, js: dict[str, DynamicJob], data: dict) -> pd.DataFrame:
+    """Stage 1 of every job as one population (``run.map``), cached in ``05_dynamic``: losses, the cascade's
+    validation curve and its convergence."""
+    items = list(js.items())
+    rows = run.map(_stage1, items, key=lambda it: it[1].key(data[it[1].dataset]),
+                   cache=run.cache("05_dynamic", fields=STAGE1_FIELDS),
+                   shared={"data": data, "ckpt_dir": run.checkpoints("05"), "device": run.device}, desc="stage 1")
+    return pd.DataFrame([{"run": n, "dataset": j.dataset, **r} for (n, j), r in zip(items, rows)]).set_index("run")
+
+
+def curves(stage1: pd.DataFrame) -> pd.DataFrame:
+    """Validation curves (cascade AP per epoch) of every stage-1 run, long format."""
+    return pd.concat([pd.DataFrame(json.loads(r.curve)).assign(run=n) for n, r in stage1.iterrows()],
+                     ignore_index=True)
+
+
+def split_val(val, share: float):
+    """The router's images (first ``share`` of val) and the threshold images (the rest): kept apart."""
+    n = max(1, round(share * len(val)))
+    return val.select(slice(0, n)), val.select(slice(n, len(val)))
+
+
+@dataclass
+class Analysis:
+    """Everything notebook 05 shows for one dynamic detector."""
+
+    name: str
+    static: pd.DataFrame
+    curve: pd.DataFrame
+    boot: dict
+    diag: dict
+    router: object  # RouterFit
+    thresholds: pd.DataFrame
+    hardness: pd.DataFrame
+    scores: pd.DataFrame  # detection scores of both detectors on test (calibration)
+    lat: tuple[float, float]
+
+
+def analyse(run, name: str, job: DynamicJob, splits: dict, S: DynamicSizes, seed: int) -> Analysis:
+    """Load the finished stage 1, train the router on the router split with held-out early stopping, and
+    measure: static detectors, the curve with oracle and random routing, the paired bootstrap at 50% hard,
+    the router's rank correlation with the held-out gain, thresholds val -> test, and image hardness."""
+    model = _fit(job, splits, run.checkpoints("05"), run.device).model.cpu().eval()
+    router_split, thr_split = split_val(splits["val"], S.router_share)
+    rfit = train_router(model, router_split, RouterTrainConfig(epochs=S.router_epochs, lr=S.router_lr, seed=seed,
+                                                               holdout=S.router_holdout))
+    test = splits["test"]
+    phi, d1, d2 = both_predictions(model, test)
+    _, l1, l2 = router_inputs(model, test)
+    gain = (l1 - l2).numpy()
+    phi_thr, _, _ = both_predictions(model, thr_split)
+    lat = latencies(model, runs=S.latency_runs)
+    fractions = [round(i * S.fraction_step, 6) for i in range(round(1 / S.fraction_step) + 1)]
+    c = curve(test, phi, d1, d2, fractions, *lat, random_draws=S.random_draws, seed=seed, gain=gain)
+    boot = routing_bootstrap(test, phi, d1, d2, 0.5, gain, S.bootstrap, seed, random_draws=min(5, S.random_draws))
+    return Analysis(name, static_table(model, test, d1, d2, lat), c, boot, router_diagnostics(phi, gain), rfit,
+                    threshold_table(model, test, phi_thr, lat), hardness_table(phi, gain, test),
+                    score_table(d1, d2), lat)
+
+
+def static_table(model, test, d1, d2, lat) -> pd.DataFrame:
+    """COCO metrics, MACs and batch-1 latency of detector 1 (+ router) and of the cascade (every image hard)."""
+    s = model.cfg.first.image_size
     rows = []
-    for name, dets, macs, lat in (("detector 1 (easy path)", d1, macs1, lat1),
-                                  ("cascade (hard path)", d2, macs_all, lat2)):
-        m = coco_metrics(splits["test"], dets)
-        rows.append({"model": name, "GMACs": macs / 1e9, "latency_ms": lat, "AP": m["AP"], "AP50": m["AP50"]})
+    for label, dets, path, ms in (("detector 1 (easy path)", d1, FirstPath, lat[0]),
+                                  ("cascade (hard path)", d2, CascadePath, lat[1])):
+        m = coco_metrics(test, dets)
+        rows.append({"model": label, "GMACs": count_flops(path(model), (1, 3, s, s)).macs / 1e9, "latency_ms": ms,
+                     **{k: m[k] for k in ("AP", "AP50", "AP75", "APs", "APm", "APl")}})
     return pd.DataFrame(rows).set_index("model")
 
 
-def curve_figure(c: pd.DataFrame, static: pd.DataFrame):
-    """AP against batch-1 latency: the router's curve, random routing (±1 std) and the two static points."""
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    ax.plot(c["latency_ms"], c["router_AP"], marker="o", label="router (one dynamic detector)")
-    ax.errorbar(c["latency_ms"], c["random_AP"], yerr=c["random_AP_std"], marker="s", capsize=2, alpha=0.8,
-                label="random routing")
-    ax.scatter(static["latency_ms"], static["AP"], s=90, marker="*", color="k", zorder=5, label="static detectors")
-    ax.set(xlabel="batch-1 CPU latency (ms, estimated from the hard share)", ylabel="BCCD test AP",
-           title="Accuracy-speed curve of one dynamic detector")
-    ax.legend()
-    return fig
-
-
-def readme_table(c: pd.DataFrame, fractions=(0.1, 0.5, 0.9, 1.0)) -> pd.DataFrame:
-    """Our curve in the layout of the DynamicDet README (easy/hard split, latency, AP)."""
-    rows = []
-    for f in fractions:
-        r = c.iloc[(c["hard_fraction"] - f).abs().argmin()]
-        rows.append({"easy/hard": f"{round(100 * (1 - f))}/{round(100 * f)}", "latency_ms": r["latency_ms"],
-                     "AP_test (router)": r["router_AP"], "AP_test (random)": r["random_AP"]})
-    return pd.DataFrame(rows)
-
-
-def threshold_table(model, splits, phi_val, lat1: float, lat2: float, ks=(0.25, 0.5, 0.75)) -> pd.DataFrame:
-    """Target latencies -> val thresholds -> latency, hard share and AP measured on test, image by image."""
+def threshold_table(model, test, phi_thr, lat, ks=(0.25, 0.5, 0.75)) -> pd.DataFrame:
+    """Hard fraction k -> threshold from the threshold split only -> hard share, ms/image and AP on test."""
     rows = []
     for k in ks:
-        target = lat1 + k * (lat2 - lat1)
-        kk = hard_fraction(target, lat1, lat2)
-        tau = threshold(phi_val, kk)
-        run = measured_run(model, splits["test"], tau)
-        rows.append({"target_ms": target, "k": kk, "threshold": tau, "test_hard_fraction": run["hard_fraction"],
-                     "test_ms_per_image": run["ms_per_image"], "test_AP": run["AP"]})
+        tau = threshold(phi_thr, k)
+        r = measured_run(model, test, tau)
+        rows.append({"k": k, "target_ms": lat[0] + k * (lat[1] - lat[0]), "threshold": tau,
+                     "test_hard_fraction": r["hard_fraction"], "test_ms_per_image": r["ms_per_image"],
+                     "test_AP": r["AP"]})
     return pd.DataFrame(rows)
 
 
-def hardness_table(phi, data) -> pd.DataFrame:
-    """Router difficulty against object count, mean box area and platelet count per test image."""
+def hardness_table(phi, gain, data) -> pd.DataFrame:
+    """Per test image: router difficulty, true gain, object count and smallest object size sqrt(w h) in px."""
     rows = []
-    for p, t in zip(phi, data.targets):
+    for p, g, t in zip(phi, gain, data.targets):
         b = t["boxes"]
-        area = ((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])).mean().item() if len(b) else 0.0
-        rows.append({"phi": float(p), "objects": len(b), "mean_box_area": area,
-                     "platelets": int((t["labels"] == 2).sum())})
+        sizes = ((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])).sqrt()
+        rows.append({"phi": float(p), "gain": float(g), "objects": len(b),
+                     "smallest_px": float(sizes.min()) if len(b) else float("nan")})
     return pd.DataFrame(rows)
 
 
-def advantage(c: pd.DataFrame) -> float:
-    """Mean AP gain of router over random routing at the interior fractions (0 < k < 1)."""
-    inner = c[(c["hard_fraction"] > 0) & (c["hard_fraction"] < 1)]
-    return float((inner["router_AP"] - inner["random_AP"]).mean())
+def score_table(d1, d2) -> pd.DataFrame:
+    """Every detection score of detector 1 and of the cascade on test (long format)."""
+    return pd.concat([pd.DataFrame({"detector": name, "score": [d["score"] for img in dets for d in img]})
+                      for name, dets in (("detector 1", d1), ("cascade", d2))], ignore_index=True)
 
 
-def claims(static: pd.DataFrame, c: pd.DataFrame, thr: pd.DataFrame) -> list[Claim]:
-    ap1, ap2 = static["AP"].iloc[0], static["AP"].iloc[1]
-    adv = advantage(c)
-    half = c.iloc[(c["hard_fraction"] - 0.5).abs().argmin()]
-    kept = (half["router_AP"] - ap1) / (ap2 - ap1) if ap2 != ap1 else float("nan")
-    err = (thr["test_hard_fraction"] - thr["k"]).abs().max()
-    return [
-        Claim("05-cascade-better", "DynamicDet", "the second (cascaded) detector is more accurate than the first",
-              f"test AP {ap2:.3f} vs {ap1:.3f} ({ap2 - ap1:+.3f})", "yes" if ap2 > ap1 else "no",
-              "precondition for any routing gain"),
-        Claim("05-router-vs-random", "DynamicDet", "the router beats random routing at the same hard fraction",
-              f"mean AP gain over random at 10-90% hard: {adv:+.4f}", "yes" if adv > 0 else "no",
-              "random routing [UNVERIFIED] in the paper; mean of random draws here"),
-        Claim("05-half-hard", "DynamicDet", "50/50 keeps most of the 0/100 accuracy (52.7 vs 53.5 COCO val AP)",
-              f"AP at 50% hard {half['router_AP']:.3f}; " + (f"keeps {100 * kept:.0f}% of the cascade's gain"
-                                                               if ap2 > ap1 else "the cascade adds no AP to keep"),
-              ("yes" if kept >= 0.5 else "partly" if kept > 0 else "no") if ap2 > ap1 else "no",
-              "Dy-YOLOv7 numbers from the README"),
-        Claim("05-thresholds-transfer", "DynamicDet", "thresholds set on val give the target speed on test",
-              f"max |test hard share - target k| = {err:.2f} over {len(thr)} targets",
-              "yes" if err <= 0.15 else "partly", "BCCD val has 87 images, test 72"),
-    ]
-
-
-def grid_samples(phi, data, n: int):
-    """The ``n`` hardest and ``n`` easiest test images (by phi) as (image, target) pairs for a grid."""
-    order = np.argsort(-np.asarray(phi), kind="stable")
-    idx = [*order[:n], *order[::-1][:n]]
-    return [(data.images[i], data.targets[i]) for i in idx], [float(phi[i]) for i in idx]
+def convergence_of(curve_json: str) -> dict:
+    """:func:`detdesign.training.convergence` of a stored validation curve."""
+    return convergence(pd.DataFrame(json.loads(curve_json)))
