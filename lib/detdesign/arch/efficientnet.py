@@ -171,3 +171,32 @@ def efficientnet(name_or_coefficients="b0", num_classes: int = 1000, **kwargs) -
     cfg = name_or_coefficients if isinstance(name_or_coefficients, EfficientNetConfig) else config(
         name_or_coefficients)
     return EfficientNet(cfg, num_classes, **kwargs)
+
+
+def load_torchvision_weights(model: EfficientNet, source, bn_eps: float | None = None) -> EfficientNet:
+    """Copy a torchvision EfficientNet (module or state dict) into ``model`` by position: both state dicts hold
+    the same tensors in the same order (names differ). BN ``eps`` follows the source -- its modules' value when
+    a module is given (torchvision uses 1e-5 where the official TF code and this package use 1e-3), else
+    ``bn_eps`` when set -- so the logits match. Shapes are checked pair by pair; a mismatch names both keys."""
+    if isinstance(source, nn.Module):
+        state = source.state_dict()
+        bn_eps = next((m.eps for m in source.modules() if isinstance(m, nn.BatchNorm2d)), bn_eps)
+    elif isinstance(source, dict):
+        state = source
+    else:
+        raise TypeError(f"source must be a torchvision EfficientNet or its state_dict, got {type(source).__name__}")
+    ours = model.state_dict()
+    if len(ours) != len(state):
+        raise ValueError(f"the source has {len(state)} tensors, this EfficientNet {len(ours)}: not the same variant "
+                         f"({model.cfg}); build ours with the source's name (b0..b7) and num_classes")
+    mapped = {}
+    for (k, v), (sk, sv) in zip(ours.items(), state.items()):
+        if tuple(v.shape) != tuple(sv.shape):
+            raise ValueError(f"shape mismatch: ours {k} {tuple(v.shape)} vs source {sk} {tuple(sv.shape)}")
+        mapped[k] = sv
+    model.load_state_dict(mapped)
+    if bn_eps is not None:
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.eps = bn_eps
+    return model

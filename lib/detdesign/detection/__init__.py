@@ -18,6 +18,7 @@ from detdesign.detection.config import (
     scaled_size_ranges,
 )
 from detdesign.detection.data import Preprocessed, load_splits, preprocess
+from detdesign.detection.efficientdet_model import EfficientDet, EfficientDetSpec, build_efficientdet
 from detdesign.detection.evaluate import bootstrap_ap, coco_metrics, evaluate, predict_all
 from detdesign.detection.head import create_head, list_heads, register_head
 from detdesign.detection.model import Detector, build_detector
@@ -29,6 +30,8 @@ __all__ = [
     "RESNET50_LIKE",
     "Detector",
     "DetectorConfig",
+    "EfficientDet",
+    "EfficientDetSpec",
     "Fit",
     "HeadConfig",
     "NeckConfig",
@@ -37,6 +40,7 @@ __all__ = [
     "Trained",
     "bootstrap_ap",
     "build_detector",
+    "build_efficientdet",
     "coco_metrics",
     "create_backbone",
     "create_head",

@@ -41,10 +41,18 @@ def create_head(cfg: HeadConfig, in_channels: int, num_classes: int, strides: tu
     return HEADS.create(cfg.kind, cfg, in_channels, num_classes, strides)
 
 
+def norm_groups(channels: int, most: int = 16) -> int:
+    """GroupNorm groups for ``channels``: the largest divisor of it up to ``most`` (16 for 64/128/256 channels,
+    11 for EfficientDet-D1's 88), so the head accepts any width."""
+    if not isinstance(channels, int) or channels < 1:
+        raise ValueError(f"head channels must be a positive int, got {channels!r}")
+    return max(g for g in range(1, min(most, channels) + 1) if channels % g == 0)
+
+
 def _tower(convs: int, channels: int) -> nn.Sequential:
     layers = []
     for _ in range(convs):
-        layers += [nn.Conv2d(channels, channels, 3, padding=1), nn.GroupNorm(min(16, channels), channels),
+        layers += [nn.Conv2d(channels, channels, 3, padding=1), nn.GroupNorm(norm_groups(channels), channels),
                    nn.ReLU()]
     return nn.Sequential(*layers)
 
