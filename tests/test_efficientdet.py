@@ -54,7 +54,8 @@ def test_bifpn_graph_is_the_official_node_list_and_fpn_its_top_down_half():
     assert fpn_topology("bifpn", 3, 7) == (
         Node(6, (3, 4)), Node(5, (2, 5)), Node(4, (1, 6)), Node(3, (0, 7)),
         Node(4, (1, 7, 8)), Node(5, (2, 6, 9)), Node(6, (3, 5, 10)), Node(7, (4, 11)))
-    assert fpn_topology("fpn", 3, 7) == fpn_topology("bifpn", 3, 7)[:4]
+    assert fpn_topology("fpn", 3, 7) == (Node(7, (4,)), Node(6, (3, 5)), Node(5, (2, 6)), Node(4, (1, 7)),
+                                         Node(3, (0, 8)))
     with pytest.raises(ValueError, match="topology"):
         fpn_topology("panet", 3, 7)
 
@@ -112,3 +113,17 @@ def test_fcos_head_accepts_any_width():
     det = build_detector(DetectorConfig(image_size=128, neck=NeckConfig(channels=88), head=HeadConfig(channels=88)))
     out = det(torch.zeros(1, 3, 128, 128, dtype=torch.uint8))
     assert out[0][0].shape[1] == 3
+
+
+def test_fpn_and_bifpn_necks_differ_only_in_their_graph():
+    from detdesign.detection import create_neck
+
+    chans = [16, 32, 64, 128, 256]
+    necks = {k: create_neck(NeckConfig(kind=k, channels=64, repeats=2, extra_levels=2), chans)
+             for k in ("effdet-fpn", "effdet-bifpn")}
+    layer_types = {k: {type(m).__name__ for m in n.layers[0].conv[0].modules()} for k, n in necks.items()}
+    assert layer_types["effdet-fpn"] == layer_types["effdet-bifpn"]  # one fusion layer (swish, sep-conv, BN)
+    assert [len(n.layers[0].nodes) for n in necks.values()] == [5, 8]
+    feats = [torch.randn(1, c, 128 // 2 ** i, 128 // 2 ** i) for i, c in enumerate(chans, start=1)]
+    for n in necks.values():
+        assert [tuple(p.shape) for p in n(feats)] == [(1, 64, 128 // 2 ** lv, 128 // 2 ** lv) for lv in range(3, 8)]

@@ -27,6 +27,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from detdesign.arch.efficientnet import efficientnet, round_filters
+from detdesign.detection.config import NeckConfig
+from detdesign.detection.neck import register_neck
 from detdesign.scaling.efficientdet import EfficientDetConfig, efficientdet_config, efficientdet_config_from_phi
 
 BN = {"eps": 1e-3, "momentum": 0.01}  # official BN hyper-parameters (TF momentum 0.99 = torch 0.01)
@@ -45,12 +47,16 @@ class Node:
 
 def fpn_topology(kind: str, min_level: int, max_level: int) -> tuple[Node, ...]:
     """``"bifpn"``: top-down then bottom-up with a same-level skip (the paper's Fig. 2d, official node list);
-    ``"fpn"``: the top-down path only. Outputs are the last node of every level (inputs where none)."""
+    ``"fpn"``: the top-down path only, with a one-input node on the top level so that every output passes
+    through the same fusion layer. Outputs are the last node of every level (inputs where none)."""
     if kind not in TOPOLOGIES:
         raise ValueError(f"topology must be one of {TOPOLOGIES}, got {kind!r}")
     n = max_level - min_level + 1
     nodes: list[Node] = []
     top = {max_level: n - 1}
+    if kind == "fpn":  # FPN's top level gets its own node (lateral projection + output conv), like every level
+        nodes.append(Node(max_level, (n - 1,)))
+        top[max_level] = n
     for lv in range(max_level - 1, min_level - 1, -1):
         nodes.append(Node(lv, (lv - min_level, top[lv + 1])))
         top[lv] = n + len(nodes) - 1
@@ -252,3 +258,32 @@ class EfficientDetNet(nn.Module):
     def forward(self, x: Tensor):
         ps = self.pyramid(self.backbone_features(x))
         return self.class_net(ps), self.box_net(ps)
+
+
+class _PyramidNeck(FeaturePyramid):
+    """:class:`FeaturePyramid` as a neck of the FCOS detectors (``NeckConfig``: levels (3, 4, 5), width,
+    ``repeats``, ``fusion``, ``extra_levels`` 0-3): the same fusion layer for every topology, so a neck
+    ablation changes the graph alone."""
+
+    topology = "bifpn"
+
+    def __init__(self, cfg: NeckConfig, in_channels: list[int]):
+        if tuple(cfg.levels) != (3, 4, 5):
+            raise ValueError(f"the {self.topology} pyramid reads C3, C4, C5: levels must be (3, 4, 5), "
+                             f"got {cfg.levels}")
+        super().__init__([in_channels[lv - 1] for lv in cfg.levels], cfg.channels, cfg.repeats, 3,
+                         5 + cfg.extra_levels, cfg.fusion, self.topology)
+        self.out_levels = tuple(self.levels)
+
+    def forward(self, feats: list[Tensor]) -> list[Tensor]:
+        return super().forward([feats[lv - 1] for lv in (3, 4, 5)])
+
+
+@register_neck("effdet-bifpn")
+class EffDetBiFPN(_PyramidNeck):
+    topology = "bifpn"
+
+
+@register_neck("effdet-fpn")
+class EffDetFPN(_PyramidNeck):
+    topology = "fpn"
