@@ -126,4 +126,5 @@ def test_fpn_and_bifpn_necks_differ_only_in_their_graph():
     assert [len(n.layers[0].nodes) for n in necks.values()] == [5, 8]
     feats = [torch.randn(1, c, 128 // 2 ** i, 128 // 2 ** i) for i, c in enumerate(chans, start=1)]
     for n in necks.values():
+        n.eval()  # P7 of a 128-px input is 1x1: BN needs eval mode at batch 1
         assert [tuple(p.shape) for p in n(feats)] == [(1, 64, 128 // 2 ** lv, 128 // 2 ** lv) for lv in range(3, 8)]
