@@ -1,0 +1,144 @@
+"""TinyNAS's named-dict structure format (the MAE-DET release) and its exchange with ZenNAS strings.
+
+A TinyNAS structure is a list of dicts, e.g. ``{'class': 'SuperResK1KXK1', 'in': 32, 'out': 48, 's': 2, 'k': 5,
+'L': 2, 'btn': 32}``; the released files wrap it as ``{'best_structures': [[...]], 'space_arch': 'CnnNet'}``.
+Files are read with :func:`ast.literal_eval` (a parser of Python literals; nothing is executed).
+
+**Two readings of depth.** TinyNAS counts a ``SuperResK1KXK1`` block's depth ``L`` in *units* (one unit = one
+1x1-KxK-1x1 bottleneck); a ZenNAS ``SuperResK1KxK1`` sub-layer is *two* such units. So ``L`` units are
+``L / 2`` ZenNAS sub-layers, and an odd ``L`` has no ZenNAS string (:func:`to_zen` says so). With this reading
+the released MAE-DET-S backbone has 21.24 M parameters (the release: 21.2 M).
+
+:func:`maedet_violations` lists which rules of the official K1KxK1 mutator (TinyNAS ``space_k1kxk1.py`` and
+``SuperResK1KXK1Mutator``) a structure breaks.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+from detdesign.arch.zen_format import ZenBlock, format_zen, parse_zen, smart_round
+
+CLASSES = {"ConvKXBNRELU": ("in", "out", "s", "k"), "SuperResK1KXK1": ("in", "out", "s", "k", "L", "btn")}
+
+
+@dataclass(frozen=True)
+class TinyBlock:
+    """One TinyNAS block; ``L`` and ``btn`` are 0 for ``ConvKXBNRELU``."""
+
+    cls: str
+    cin: int
+    cout: int
+    s: int
+    k: int
+    L: int = 0
+    btn: int = 0
+
+    def as_dict(self) -> dict:
+        d = {"class": self.cls, "in": self.cin, "out": self.cout, "s": self.s, "k": self.k}
+        return d if self.cls == "ConvKXBNRELU" else {**d, "L": self.L, "btn": self.btn}
+
+
+def _block(d, pos: int) -> TinyBlock:
+    if not isinstance(d, dict) or d.get("class") not in CLASSES:
+        raise ValueError(f"block {pos}: expected a dict with 'class' in {sorted(CLASSES)}, got {d!r}")
+    keys = CLASSES[d["class"]]
+    missing = [k for k in keys if k not in d]
+    extra = sorted(set(d) - {"class", *keys})
+    if missing or extra:
+        raise ValueError(f"block {pos} ({d['class']}): missing {missing}, unexpected {extra}; expected keys {keys}")
+    vals = [d[k] for k in keys]
+    if any(not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in vals):
+        raise ValueError(f"block {pos} ({d['class']}): every field must be a positive int, got {d}")
+    return TinyBlock(d["class"], *vals)
+
+
+def parse_tinynas(source) -> list[TinyBlock]:
+    """Blocks from a TinyNAS file's text, its dict, or a list of block dicts; the chain must be consistent."""
+    obj = ast.literal_eval(source) if isinstance(source, str) else source
+    if isinstance(obj, dict):
+        if "best_structures" not in obj:
+            raise ValueError("a TinyNAS structure dict needs the key 'best_structures'")
+        obj = obj["best_structures"][0]
+    if not isinstance(obj, list) or not obj:
+        raise ValueError(f"expected a non-empty list of block dicts, got {type(obj).__name__}")
+    blocks = [_block(d, i) for i, d in enumerate(obj, start=1)]
+    for i in range(1, len(blocks)):
+        if blocks[i].cin != blocks[i - 1].cout:
+            raise ValueError(f"block {i + 1}: 'in' {blocks[i].cin} differs from the previous 'out' "
+                             f"{blocks[i - 1].cout}")
+    return blocks
+
+
+def format_tinynas(blocks: list[TinyBlock]) -> str:
+    """The release's file format (round-trips through :func:`parse_tinynas`)."""
+    rows = ",\n    ".join(repr(b.as_dict()) for b in blocks)
+    return "{'best_structures': [[\n    " + rows + "]],\n 'space_arch': 'CnnNet'}"
+
+
+def to_zen(blocks: list[TinyBlock]) -> str:
+    """The ZenNAS string of ``blocks`` (``L`` units -> ``L / 2`` sub-layers; an odd ``L`` is an error)."""
+    parts = []
+    for i, b in enumerate(blocks, start=1):
+        if b.cls == "ConvKXBNRELU":
+            parts.append(ZenBlock("conv", b.cin, b.cout, b.s, 1, b.k))
+            continue
+        if b.L % 2:
+            raise ValueError(f"block {i}: L={b.L} TinyNAS units is {b.L / 2} ZenNAS sub-layers (a ZenNAS "
+                             "SuperResK1KxK1 sub-layer is two units); only even L has a ZenNAS string")
+        parts.append(ZenBlock("k1kxk1", b.cin, b.cout, b.s, b.L // 2, b.k, b.btn))
+    return format_zen(parts)
+
+
+def from_zen(structure) -> list[TinyBlock]:
+    """TinyNAS blocks of a ZenNAS structure made of ``SuperConvK?BNRELU`` and ``SuperResK1K?K1`` blocks."""
+    out = []
+    for i, z in enumerate(parse_zen(structure) if isinstance(structure, str) else structure, start=1):
+        if z.kind == "conv" and z.sub_layers == 1:
+            out.append(TinyBlock("ConvKXBNRELU", z.in_channels, z.out_channels, z.stride, z.kernel))
+        elif z.kind == "k1kxk1":
+            out.append(TinyBlock("SuperResK1KXK1", z.in_channels, z.out_channels, z.stride, z.kernel,
+                                 2 * z.sub_layers, z.bottleneck))
+        else:
+            raise ValueError(f"block {i} ({z.name}): TinyNAS's K1KxK1 space has no such block")
+    return out
+
+
+def tinynas_layers(blocks: list[TinyBlock]) -> int:
+    """TinyNAS's layer count (its budget): 1 per conv block, 3 per K1KxK1 unit."""
+    return sum(1 if b.cls == "ConvKXBNRELU" else 3 * b.L for b in blocks)
+
+
+def maedet_violations(blocks: list[TinyBlock], max_channels: int = 2048, max_stem: int = 32, btn_ratio: int = 10,
+                      c2_max_units: int = 3, kernels=(3, 5), budget_layers: int | None = None) -> list[str]:
+    """Rules of the official K1KxK1 mutator that ``blocks`` break (empty when none). One line per breach."""
+    bad = []
+    for i, b in enumerate(blocks):
+        nxt = blocks[i + 1] if i + 1 < len(blocks) else None
+        tag = f"block {i + 1} ({b.cls})"
+        if i == 0:
+            if b.cls != "ConvKXBNRELU" or b.cout > max_stem:
+                bad.append(f"{tag}: the stem is a ConvKXBNRELU with out <= {max_stem}")
+        elif b.cls != "SuperResK1KXK1":
+            bad.append(f"{tag}: only SuperResK1KXK1 blocks after the stem")
+            continue
+        if nxt is not None and b.cout > nxt.cout:
+            bad.append(f"{tag}: out {b.cout} > next out {nxt.cout}")
+        if b.cout > max_channels or b.cout % 8:
+            bad.append(f"{tag}: out {b.cout} must be a multiple of 8 up to {max_channels}")
+        if i == 0:
+            continue
+        if not b.cin <= b.cout <= 4 * b.cin:
+            bad.append(f"{tag}: needs in <= out <= 4 in, got in {b.cin}, out {b.cout}")
+        if nxt is not None and b.cout < smart_round(nxt.cout / 4, 8):
+            bad.append(f"{tag}: out {b.cout} < next out / 4 ({smart_round(nxt.cout / 4, 8)})")
+        if b.btn > b.cout or (b.btn * btn_ratio < b.cout and b.btn != smart_round(b.cout / btn_ratio, 8)):
+            bad.append(f"{tag}: needs out/{btn_ratio} <= btn <= out, got btn {b.btn}, out {b.cout}")
+        if b.k not in kernels:
+            bad.append(f"{tag}: kernel {b.k} not in {kernels}")
+        if i == 1 and c2_max_units < b.L:
+            bad.append(f"{tag}: the first bottleneck stage (C2) has at most {c2_max_units} units, got L={b.L}")
+    if budget_layers is not None and tinynas_layers(blocks) > budget_layers:
+        bad.append(f"{tinynas_layers(blocks)} layers exceed the budget of {budget_layers}")
+    return bad
