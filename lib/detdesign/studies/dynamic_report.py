@@ -138,11 +138,14 @@ def _per_run(sm: pd.DataFrame, col: str) -> str:
 
 
 def _sign(sm: pd.DataFrame, col: str) -> str:
-    if (sm[f"{col}_lo"] > 0).all():
+    """yes: every run's interval above 0; no: every run's below 0 (or some below, none above); partly: some
+    above; inconclusive: every interval contains 0 (the test could not decide at this size)."""
+    above, below = int((sm[f"{col}_lo"] > 0).sum()), int((sm[f"{col}_hi"] < 0).sum())
+    if above == len(sm):
         return "yes"
-    if (sm[f"{col}_hi"] < 0).all() or (sm[col] <= 0).all():
-        return "no"
-    return "partly"
+    if above:
+        return "partly"
+    return "no" if below else "inconclusive"
 
 
 def claims(sm: pd.DataFrame, analyses: list[Analysis], dataset: str = "scenes") -> list[Claim]:
