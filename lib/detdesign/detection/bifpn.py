@@ -15,49 +15,30 @@ levels P6/P7 come from a 1x1 projection of C5 and stride-2 max-pools, as in the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from detdesign.detection.config import NeckConfig
 from detdesign.detection.neck import register_neck
+from detdesign.detection.topology import Node, fpn_topology, outputs_of
 
 FUSIONS = ("sum", "softmax", "fast")
 EPS = 1e-4
 
 
-@dataclass(frozen=True)
-class FusionNode:
-    level: int
-    inputs: tuple[int, ...]  # indices into [inputs P_min..P_max, node 0, node 1, ...]
+# the graph is shared with EfficientDet's pyramid (one definition of the official node list)
+FusionNode = Node
 
 
-def bifpn_topology(min_level: int, max_level: int) -> tuple[FusionNode, ...]:
+def bifpn_topology(min_level: int, max_level: int) -> tuple[Node, ...]:
     """The BiFPN graph for levels ``min_level..max_level`` (see the module docstring)."""
     if max_level <= min_level:
         raise ValueError(f"BiFPN needs at least two levels, got {min_level}..{max_level}")
-    n = max_level - min_level + 1
-    nodes: list[FusionNode] = []
-    top_down = {max_level: max_level - min_level}  # level -> index of the latest top-down entry
-    for lv in range(max_level - 1, min_level - 1, -1):
-        nodes.append(FusionNode(lv, (lv - min_level, top_down[lv + 1])))
-        top_down[lv] = n + len(nodes) - 1
-    latest = {min_level: top_down[min_level]}
-    for lv in range(min_level + 1, max_level + 1):
-        same = (lv - min_level,) if lv == max_level else (lv - min_level, top_down[lv])
-        nodes.append(FusionNode(lv, (*same, latest[lv - 1])))
-        latest[lv] = n + len(nodes) - 1
-    return tuple(nodes)
+    return fpn_topology("bifpn", min_level, max_level)
 
 
-def output_indices(nodes: tuple[FusionNode, ...], min_level: int, max_level: int) -> list[int]:
-    """Index (into the combined list) of the last node of each level, P_min..P_max."""
-    n, last = max_level - min_level + 1, {}
-    for i, node in enumerate(nodes):
-        last[node.level] = n + i
-    return [last.get(lv, lv - min_level) for lv in range(min_level, max_level + 1)]
+output_indices = outputs_of
 
 
 def _resample(x: Tensor, from_level: int, to_level: int) -> Tensor:

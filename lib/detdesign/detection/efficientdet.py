@@ -20,61 +20,19 @@ box nets, anchors, focal + Huber losses. The structure follows the official impl
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from detdesign.arch.efficientnet import efficientnet, round_filters
+from detdesign.detection.bifpn import FUSIONS, Fuse  # noqa: F401  (one fusion rule for both pyramids)
 from detdesign.detection.config import NeckConfig
 from detdesign.detection.neck import register_neck
+from detdesign.detection.topology import TOPOLOGIES, Node, fpn_topology, outputs_of  # noqa: F401
 from detdesign.scaling.efficientdet import EfficientDetConfig, efficientdet_config, efficientdet_config_from_phi
 
 BN = {"eps": 1e-3, "momentum": 0.01}  # official BN hyper-parameters (TF momentum 0.99 = torch 0.01)
-FUSIONS = ("fast", "softmax", "sum")
-TOPOLOGIES = ("bifpn", "fpn")
 C_STAGES = (2, 4, 6)  # indices into EfficientNet.features(): outputs of stages 3, 5, 7 (C3, C4, C5)
-
-
-@dataclass(frozen=True)
-class Node:
-    """One fusion node: output ``level`` and its ``inputs`` (indices into [P_min..P_max inputs, node 0, ...])."""
-
-    level: int
-    inputs: tuple[int, ...]
-
-
-def fpn_topology(kind: str, min_level: int, max_level: int) -> tuple[Node, ...]:
-    """``"bifpn"``: top-down then bottom-up with a same-level skip (the paper's Fig. 2d, official node list);
-    ``"fpn"``: the top-down path only, with a one-input node on the top level so that every output passes
-    through the same fusion layer. Outputs are the last node of every level (inputs where none)."""
-    if kind not in TOPOLOGIES:
-        raise ValueError(f"topology must be one of {TOPOLOGIES}, got {kind!r}")
-    n = max_level - min_level + 1
-    nodes: list[Node] = []
-    top = {max_level: n - 1}
-    if kind == "fpn":  # FPN's top level gets its own node (lateral projection + output conv), like every level
-        nodes.append(Node(max_level, (n - 1,)))
-        top[max_level] = n
-    for lv in range(max_level - 1, min_level - 1, -1):
-        nodes.append(Node(lv, (lv - min_level, top[lv + 1])))
-        top[lv] = n + len(nodes) - 1
-    if kind == "fpn":
-        return tuple(nodes)
-    last = {min_level: top[min_level]}
-    for lv in range(min_level + 1, max_level + 1):
-        same = (lv - min_level,) if lv == max_level else (lv - min_level, top[lv])
-        nodes.append(Node(lv, (*same, last[lv - 1])))
-        last[lv] = n + len(nodes) - 1
-    return tuple(nodes)
-
-
-def outputs_of(nodes: tuple[Node, ...], min_level: int, max_level: int) -> list[int]:
-    n, last = max_level - min_level + 1, {}
-    for i, node in enumerate(nodes):
-        last[node.level] = n + i
-    return [last.get(lv, lv - min_level) for lv in range(min_level, max_level + 1)]
 
 
 def max_pool_same(x: Tensor) -> Tensor:
@@ -107,25 +65,6 @@ class Resample(nn.Module):
         for _ in range(max(self.steps, 0)):
             x = max_pool_same(x)
         return F.interpolate(x, scale_factor=2 ** -self.steps, mode="nearest") if self.steps < 0 else x
-
-
-class Fuse(nn.Module):
-    """``fast`` (sum ReLU(w_i) x_i / (1e-4 + sum ReLU(w))), ``softmax`` or ``sum`` of resampled inputs."""
-
-    def __init__(self, n: int, mode: str):
-        super().__init__()
-        if mode not in FUSIONS:
-            raise ValueError(f"fusion must be one of {FUSIONS}, got {mode!r}")
-        self.mode = mode
-        self.weight = nn.Parameter(torch.ones(n)) if mode != "sum" else None
-
-    def forward(self, xs: list[Tensor]) -> Tensor:
-        if self.mode == "sum":
-            return torch.stack(xs).sum(0)
-        w = torch.softmax(self.weight, 0) if self.mode == "softmax" else F.relu(self.weight)
-        if self.mode == "fast":
-            w = w / (w.sum() + 1e-4)
-        return sum(wi * x for wi, x in zip(w, xs))
 
 
 class FPNLayer(nn.Module):
