@@ -19,6 +19,12 @@ from detdesign.measure import count_flops, measure_latency
 from detdesign.proxies import compute, list_proxies, spec
 from detdesign.results import ResultCache
 
+def _nb201():
+    from detdesign.arch.nb201_net import NB201Net
+
+    return NB201Net("|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|none~0|avg_pool_3x3~1|nor_conv_1x1~2|")
+
+
 NET = "SuperConvK3BNRELU(3,8,2,1)SuperResK3K3(8,16,2,8,1)"  # total stride 4
 NARROW = "SuperConvK3BNRELU(3,1,2,1)" + "SuperResK1K3K1(1,1,2,1,1)" * 4  # 5 stages of one channel
 BATCHED = [p for p in list_proxies(networks="any") if spec(p).min_batch >= 2]
@@ -37,6 +43,8 @@ CASES = {
                      "below the network's total stride 4"),
     "resolution below the total stride": (lambda: compute("naswot", ZenNet(NET), resolution=2, batch_size=4),
                                           ValueError, "use resolution >= 4"),
+    "resolution 1 on a NAS-Bench-201 cell": (lambda: compute("synflow", _nb201(), resolution=1, batch_size=2),
+                                             ValueError, "total stride 4"),
     "a model with no weights": (lambda: compute("synflow", nn.Sequential(nn.ReLU()), resolution=8, batch_size=2),
                                 ValueError, "has no weights"),
     "an option the proxy does not take": (lambda: compute("zen", ZenNet(NET), resolution=16, batch_size=2, mode="x"),

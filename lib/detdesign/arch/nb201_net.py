@@ -97,6 +97,8 @@ class NB201Net(nn.Module):
         self.lastact = nn.Sequential(nn.BatchNorm2d(4 * C), nn.ReLU())
         self.classifier = nn.Linear(4 * C, num_classes)
 
+    total_stride = 4  # two reduction blocks: an input below 4 px would leave an empty map
+
     def forward_pre_gap(self, x: Tensor) -> Tensor:
         """[B, 3, H, W] -> [B, 4C, H/4, W/4]."""
         return self.lastact(self.cells(self.stem(x)))
