@@ -19,6 +19,7 @@ from detdesign.measure import count_flops, measure_latency
 from detdesign.proxies import compute, list_proxies, spec
 from detdesign.results import ResultCache
 
+
 def _nb201():
     from detdesign.arch.nb201_net import NB201Net
 
