@@ -23,11 +23,22 @@ from detdesign.profiles import profile_names
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def kernel_display_name(name: str = "python3") -> str:
+    """The installed kernel's display name (ipykernel: "Python 3 (ipykernel)"), so that JupyterLab does not mark
+    a published notebook modified when it opens it."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    try:
+        return KernelSpecManager().get_kernel_spec(name).display_name
+    except Exception:  # no kernelspec installed: the ipykernel default
+        return "Python 3 (ipykernel)"
+
+
 def clean(path: Path) -> None:
     """Drop papermill's timestamps and durations so that reruns diff only where results changed."""
     nb = nbformat.read(path, as_version=4)
     nb.metadata.pop("papermill", None)
-    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    nb.metadata["kernelspec"] = {"display_name": kernel_display_name(), "language": "python", "name": "python3"}
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)

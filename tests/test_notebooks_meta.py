@@ -20,6 +20,9 @@ def test_there_are_notebooks():
 def test_notebook_is_published_clean(path):
     nb = json.loads(path.read_text())
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    from jupyter_client.kernelspec import KernelSpecManager  # JupyterLab marks a notebook modified otherwise
+
+    assert nb["metadata"]["kernelspec"]["display_name"] == KernelSpecManager().get_kernel_spec("python3").display_name
     assert "papermill" not in nb["metadata"], "papermill metadata must be stripped"
     first = nb["cells"][0]
     assert first["cell_type"] == "markdown", "opens with the paper's idea in Markdown"
