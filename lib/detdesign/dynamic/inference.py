@@ -18,10 +18,11 @@ import warnings
 import numpy as np
 import pandas as pd
 import torch
+from scipy import stats
 from torch import nn
 
 from detdesign.detection.data import Preprocessed
-from detdesign.detection.evaluate import coco_metrics, to_coco
+from detdesign.detection.evaluate import bootstrap_ap, coco_metrics, to_coco
 from detdesign.dynamic.model import DynamicDetector
 from detdesign.measure import measure_latency
 
@@ -139,8 +140,6 @@ def routing_bootstrap(data: Preprocessed, phi, d1, d2, k: float, gain, n_resampl
     """Paired image bootstrap at hard fraction ``k``: AP of router, oracle and ``random_draws`` random routings
     on the same resamples. Returns point values and 95% intervals of router - random (random = mean of the
     draws), oracle - random, and cascade - detector 1 (the premise: detector 2 is better)."""
-    from detdesign.detection.evaluate import bootstrap_ap
-
     n, rng = len(phi), np.random.default_rng(seed)
     m = round(k * n)
     pick = lambda hard: [b if h else a for a, b, h in zip(d1, d2, hard)]  # noqa: E731
@@ -161,8 +160,6 @@ def routing_bootstrap(data: Preprocessed, phi, d1, d2, k: float, gain, n_resampl
 def router_diagnostics(phi, gain, saturation: float = 0.01) -> dict:
     """Spearman rho of the router's difficulty with the held-out gain L1 - L2, and the share of saturated
     scores (phi < ``saturation`` or > 1 - ``saturation``): a router that ranks nothing or sits at 0/1 shows here."""
-    from scipy import stats
-
     phi, gain = np.asarray(phi, dtype=float), np.asarray(gain, dtype=float)
     res = stats.spearmanr(phi, gain)
     return {"rho": float(res.statistic), "rho_p": float(res.pvalue),

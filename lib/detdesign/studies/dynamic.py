@@ -34,7 +34,6 @@ from detdesign.dynamic.inference import CascadePath, FirstPath, measured_run
 from detdesign.measure import count_flops
 from detdesign.profiles import DynamicSizes, TestbedSizes
 from detdesign.results import content_key
-from detdesign.training import convergence
 
 # DynamicDet README (github.com/VDIGPKU/DynamicDet), Dy-YOLOv7 on COCO, V100 GPU, batch 1, fp16
 PAPER = pd.DataFrame([
@@ -186,7 +185,3 @@ def score_table(d1, d2) -> pd.DataFrame:
     return pd.concat([pd.DataFrame({"detector": name, "score": [d["score"] for img in dets for d in img]})
                       for name, dets in (("detector 1", d1), ("cascade", d2))], ignore_index=True)
 
-
-def convergence_of(curve_json: str) -> dict:
-    """:func:`detdesign.training.convergence` of a stored validation curve."""
-    return convergence(pd.DataFrame(json.loads(curve_json)))
