@@ -44,10 +44,13 @@ def test_interrupted_write_leaves_old_file_intact(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert path.read_text() == before
     assert not list(tmp_path.glob(".rows.json.*.tmp")), "the temp file must be removed"
-    # a stale half-written temp file from a killed process is ignored and cleaned
+    # a stale half-written temp file from a killed process is ignored, and cleaned by the next (locked) write;
+    # opening never deletes it, since it could belong to a live writer in another process
     (tmp_path / ".rows.json.abc.tmp").write_text('{"a": {"v": 9')
     reopened = ResultCache(path)
     assert reopened.get("a") == {"v": 1} and "b" not in reopened
+    assert list(tmp_path.glob("*.tmp"))
+    reopened.put("c", {"v": 3})
     assert not list(tmp_path.glob("*.tmp"))
 
 

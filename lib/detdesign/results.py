@@ -4,7 +4,7 @@ Rows are stored as one JSON file ``{key: row}`` under the profile's cache folder
 
 - **Atomic.** Every ``put`` rewrites the file through a temporary file in the same folder followed by
   ``os.replace`` (atomic on POSIX): an interrupted run leaves the old or the new file, never a half-written
-  one; a stray temporary file from a killed writer is ignored and cleaned up on the next open.
+  one; a stray temporary file from a killed writer is ignored and cleaned up by the next write.
 - **Safe for concurrent writers.** ``put`` holds a lock file (``filelock``) while it re-reads the file, merges
   its row in and writes it back, so two processes (or two notebooks) writing one cache lose no rows.
 - **Versioned.** A cache is opened with the ``version`` of the code path that computes its rows; rows are
@@ -89,10 +89,11 @@ class ResultCache:
         self.fields = tuple(fields)
         self._lock = FileLock(str(self.path.parent / f".{self.path.name}.lock"))
         self._warned: set[str] = set()
-        self._clean_stale_temps()
         self._rows: dict[str, dict] = _read(self.path)
 
     def _clean_stale_temps(self) -> None:
+        """Remove temporary files of killed writers; only called with the lock held, since every live writer
+        writes its temporary file under that lock (cleaning outside it deleted a concurrent writer's file)."""
         if self.path.parent.is_dir():
             for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
                 stale.unlink(missing_ok=True)
@@ -144,6 +145,7 @@ class ResultCache:
         new = _jsonable(row)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
+            self._clean_stale_temps()
             self._rows = {**_read(self.path), stored: new}
             self._write()
 
