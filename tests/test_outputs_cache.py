@@ -16,6 +16,26 @@ def test_full_profile_writes_committed_folders_others_under_runs(isolated_output
         outputs("nope")
 
 
+def test_seeds_do_not_overwrite_each_other_and_outputs_follow_the_working_folder(isolated_outputs, tmp_path,
+                                                                                  monkeypatch):
+    from detdesign.outputs import output_home
+    from detdesign.run import Run
+
+    assert outputs("full", 1).figures == isolated_outputs / "runs" / "full-seed1" / "figures"
+    assert outputs("quick", 2).claims == isolated_outputs / "runs" / "quick-seed2" / "claims"
+    assert outputs("quick", 1) != outputs("quick", 2)
+    with pytest.raises(TypeError, match="seed"):
+        outputs("quick", 1.5)
+    # no DETDESIGN_HOME and a working folder outside any checkout: outputs go to ./detdesign-runs there
+    monkeypatch.delenv("DETDESIGN_HOME")
+    elsewhere = tmp_path / "my-analysis"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert output_home() == elsewhere / "detdesign-runs"
+    assert outputs("full").figures == elsewhere / "detdesign-runs" / "runs" / "full" / "figures"
+    assert "my-analysis/detdesign-runs" in Run("quick", seed=1).describe()
+
+
 def test_cache_roundtrip_and_resume(tmp_path):
     path = tmp_path / "c" / "rows.json"
     cache = ResultCache(path)

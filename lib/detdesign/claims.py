@@ -118,8 +118,9 @@ class Claim:
 COLUMNS = ("notebook", "profile", *(f.name for f in fields(Claim)))
 
 
-def record(notebook: str, claims: list[Claim], profile: str) -> pd.DataFrame:
-    """Write ``claims`` of ``notebook`` (e.g. ``"01_bn_rescaling"``) for ``profile``; return the table."""
+def record(notebook: str, claims: list[Claim], profile: str, seed: int = 0) -> pd.DataFrame:
+    """Write ``claims`` of ``notebook`` (e.g. ``"01_bn_rescaling"``) for ``profile`` and ``seed`` (the
+    ledger folder of :func:`detdesign.outputs.outputs`); return the table."""
     if not claims:
         raise ValueError(f"{notebook}: record() needs at least one Claim")
     if any(not isinstance(c, Claim) for c in claims):
@@ -127,7 +128,7 @@ def record(notebook: str, claims: list[Claim], profile: str) -> pd.DataFrame:
     name = outputs(profile).profile
     df = pd.DataFrame([{"notebook": notebook, "profile": name, **c.row()} for c in claims],
                       columns=list(COLUMNS))
-    folder = outputs(profile).claims
+    folder = outputs(profile, seed).claims
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{notebook}.", suffix=".tmp", dir=folder)
     with os.fdopen(fd, "w") as fh:

@@ -1,9 +1,14 @@
 """Where a profile's figures, claims and result caches go.
 
-Only the ``full`` profile writes the committed ``figures/``, ``data/claims/`` and ``data/cache/``; every
-other profile writes under the ignored ``runs/<profile>/`` so a quick or smoke rerun never silently
-overwrites the published results. The repository root is found from ``DETDESIGN_HOME``, else by walking up
-from the working directory (then from this file) to the ``pyproject.toml`` of detdesign.
+The output home is ``$DETDESIGN_HOME``, else the detdesign checkout that contains the working directory, else
+``./detdesign-runs`` in the working directory: outputs go where the user runs, never into the checkout a
+package was installed from.
+
+Inside a checkout, only the ``full`` profile with the default seed (0) writes the committed ``figures/``,
+``data/claims/`` and ``data/cache/``; every other run writes under the ignored ``runs/<profile>/`` (or
+``runs/<profile>-seed<N>/`` for another seed, so runs of different seeds never overwrite each other), and a
+quick or smoke rerun never silently overwrites the published results. Outside a checkout every run writes
+under ``<home>/runs/...`` the same way.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ from detdesign.profiles import profile as _profile
 HOME_ENV = "DETDESIGN_HOME"
 
 
-def _is_repo(path: Path) -> bool:
+def is_checkout(path: Path) -> bool:
+    """Whether ``path`` is a detdesign checkout (its pyproject names the project)."""
     py = path / "pyproject.toml"
     try:
         return py.is_file() and 'name = "detdesign"' in py.read_text()
@@ -25,16 +31,31 @@ def _is_repo(path: Path) -> bool:
         return False
 
 
+def _checkout_above(start: Path) -> Path | None:
+    return next((cand for cand in (start, *start.parents) if is_checkout(cand)), None)
+
+
 def repo_root() -> Path:
-    """The detdesign checkout: ``$DETDESIGN_HOME``, else the nearest one above cwd or this file, else cwd."""
+    """The detdesign checkout: ``$DETDESIGN_HOME``, else the nearest one above cwd or this file, else cwd.
+
+    Used to find the code's neighbourhood (the offline data copies beside a checkout); outputs use
+    :func:`output_home`."""
     env = os.environ.get(HOME_ENV)
     if env:
         return Path(env).expanduser().resolve()
     for start in (Path.cwd().resolve(), Path(__file__).resolve().parent):
-        for cand in (start, *start.parents):
-            if _is_repo(cand):
-                return cand
+        if (found := _checkout_above(start)) is not None:
+            return found
     return Path.cwd().resolve()
+
+
+def output_home() -> Path:
+    """Where runs write: ``$DETDESIGN_HOME``, else the checkout containing cwd, else ``./detdesign-runs``."""
+    env = os.environ.get(HOME_ENV)
+    if env:
+        return Path(env).expanduser().resolve()
+    cwd = Path.cwd().resolve()
+    return _checkout_above(cwd) or cwd / "detdesign-runs"
 
 
 @dataclass(frozen=True)
@@ -49,12 +70,15 @@ class Outputs:
     checkpoints: Path  # model checkpoints: always under the ignored runs/, never committed
 
 
-def outputs(profile: str) -> Outputs:
-    """Output folders for ``profile`` (validated with :func:`detdesign.profile`)."""
+def outputs(profile: str, seed: int = 0) -> Outputs:
+    """Output folders for ``profile`` (validated with :func:`detdesign.profile`) and ``seed``."""
     name = _profile(profile).name
-    repo = repo_root()
-    if name == "full":
-        return Outputs(name, repo, repo / "figures", repo / "data" / "claims", repo / "data" / "cache",
-                       repo / "runs" / name / "checkpoints")
-    root = repo / "runs" / name
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise TypeError(f"seed must be an int, got {seed!r}")
+    home = output_home()
+    tag = name if seed == 0 else f"{name}-seed{seed}"
+    if name == "full" and seed == 0 and is_checkout(home):
+        return Outputs(name, home, home / "figures", home / "data" / "claims", home / "data" / "cache",
+                       home / "runs" / name / "checkpoints")
+    root = home / "runs" / tag
     return Outputs(name, root, root / "figures", root / "claims", root / "cache", root / "checkpoints")

@@ -33,11 +33,11 @@ def set_style() -> None:
     })
 
 
-def savefig(fig: plt.Figure, name: str, profile: str) -> Path:
-    """Save ``fig`` as PNG + SVG under the profile's figure folder; return the PNG path."""
+def savefig(fig: plt.Figure, name: str, profile: str, seed: int = 0) -> Path:
+    """Save ``fig`` as PNG + SVG under the figure folder of ``profile`` and ``seed``; return the PNG path."""
     if not name or "/" in name or name.endswith((".png", ".svg")):
         raise ValueError(f"figure name must be a bare name like '01_overflow', got {name!r}")
-    folder = outputs(profile).figures
+    folder = outputs(profile, seed).figures
     folder.mkdir(parents=True, exist_ok=True)
     png = folder / f"{name}.png"
     fig.savefig(png, metadata={"Software": None})

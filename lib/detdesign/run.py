@@ -27,7 +27,7 @@ import torch
 
 from detdesign import repro
 from detdesign.executor import ExecutorConfig, Pool, executor_from_env, run_map
-from detdesign.outputs import Outputs, outputs
+from detdesign.outputs import Outputs, is_checkout, output_home, outputs
 from detdesign.profiles import Profile, profile
 
 DEVICE_ENV = "DETDESIGN_DEVICE"
@@ -112,12 +112,21 @@ class Run:
         return TrainConfig(precision=self.precision, channels_last=self.channels_last, **fields)
 
     def describe(self) -> str:
-        """One line: profile, seed, device, executor."""
+        """Two lines: profile, seed, device, executor; where this run's outputs go."""
         ex = self.executor
         where = {"serial": "serial (in this process)", "processes": f"local Dask cluster, {ex.workers} workers",
                  "dask": f"Dask scheduler {ex.address}"}[ex.kind]
         return (f"profile {self.name} | seed {self.seed} | device {self.device} ({self.precision}"
-                f"{', channels_last' if self.channels_last else ''}) | populations: {where}")
+                f"{', channels_last' if self.channels_last else ''}) | populations: {where}\n"
+                f"outputs: {self.where()}")
+
+    def where(self) -> str:
+        """Where this run writes figures, ledger and caches (relative to the checkout when inside one)."""
+        out, home = self.outputs, output_home()
+        rel = [p.relative_to(home).as_posix() if p.is_relative_to(home) else str(p)
+               for p in (out.figures, out.claims, out.cache)]
+        base = "this checkout" if is_checkout(home) else str(home)
+        return f"figures {rel[0]}/, ledger {rel[1]}/, caches {rel[2]}/ (in {base})"
 
     # -- where things go ---------------------------------------------------------------------------------------
     @property
@@ -128,7 +137,7 @@ class Run:
     @property
     def outputs(self) -> Outputs:
         """Figure, claims, cache and checkpoint folders of this profile."""
-        return outputs(self.name)
+        return outputs(self.name, self.seed)
 
     def cache(self, name: str, *, version: int = 1, fields=()):
         """The resumable result cache ``<cache folder>/<name>.json`` (:class:`~detdesign.results.ResultCache`).
@@ -148,13 +157,13 @@ class Run:
         """Save ``fig`` as PNG + SVG under this profile's figure folder (:func:`detdesign.plotting.savefig`)."""
         from detdesign.plotting import savefig
 
-        return savefig(fig, name, self.name)
+        return savefig(fig, name, self.name, self.seed)
 
     def record(self, notebook: str, rows: list):
         """Write the notebook's ledger rows (:func:`detdesign.claims.record`) and return the table."""
         from detdesign.claims import record
 
-        return record(notebook, rows, self.name)
+        return record(notebook, rows, self.name, self.seed)
 
     # -- computing ---------------------------------------------------------------------------------------------
     def setup(self, threads: int | None = None) -> torch.Generator:
