@@ -5,13 +5,16 @@ parameters cell), so the committed notebooks stay clean. PROFILE=full replaces t
 (each is executed into a temporary file and moved into place only when it finished, so an interrupted run
 leaves the published notebook untouched); every other profile writes executed copies under
 runs/<profile>/notebooks/. The profile is --profile, else $DETDESIGN_PROFILE, else quick.
-Wall times go to runs/<profile>/timings.csv.
+Wall times go to runs/<profile>/timings.csv. While a notebook runs, papermill's cell bar (with an estimate) and
+the latest line of the studies' own progress bars (training epochs, population jobs; sent to
+runs/<profile>/progress.log through DETDESIGN_PROGRESS_LOG, never into the notebook) are printed.
 """
 
 import argparse
 import csv
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -45,6 +48,24 @@ def clean(path: Path) -> None:
     nbformat.write(nb, path)
 
 
+class ProgressEcho(threading.Thread):
+    """Print the newest progress line the kernel (and its workers) wrote to ``log``, every ``every`` seconds."""
+
+    def __init__(self, log: Path, prefix: str, every: float = 30.0):
+        super().__init__(daemon=True)
+        self.log, self.prefix, self.every, self.stop = log, prefix, every, threading.Event()
+        self.log.write_text("")
+
+    def run(self) -> None:
+        last = ""
+        while not self.stop.wait(self.every):
+            text = self.log.read_text(errors="replace").replace("\r", "\n")
+            lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+            if lines and lines[-1] != last:
+                last = lines[-1]
+                print(f"{self.prefix} {last}", flush=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--profile", default=os.environ.get("DETDESIGN_PROFILE", "quick"), choices=profile_names(),
@@ -52,12 +73,16 @@ def main() -> int:
     ap.add_argument("--only", default="", help="run only notebooks whose name starts with this prefix")
     ap.add_argument("--notebooks", type=Path, default=ROOT / "notebooks", help="folder of the notebooks to run")
     ap.add_argument("--runs", type=Path, default=ROOT / "runs", help="folder for non-full outputs and timings")
+    ap.add_argument("--no-cell-bar", dest="cell_bar", action="store_false",
+                    help="hide papermill's per-cell progress bar (stderr)")
     args = ap.parse_args()
     notebooks = sorted(p for p in args.notebooks.glob("[0-9]*.ipynb") if p.name.startswith(args.only))
     if not notebooks:
         print(f"no notebook matches {args.only!r}", file=sys.stderr)
         return 2
-    os.environ.update(DETDESIGN_PROFILE=args.profile, DETDESIGN_PROGRESS="0")
+    log = args.runs / args.profile / "progress.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    os.environ.update(DETDESIGN_PROFILE=args.profile, DETDESIGN_PROGRESS="0", DETDESIGN_PROGRESS_LOG=str(log))
     os.environ.pop("MPLBACKEND", None)  # the kernel must use the inline backend so figures are stored
     out_dir = args.notebooks if args.profile == "full" else args.runs / args.profile / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -67,12 +92,15 @@ def main() -> int:
         t0 = time.perf_counter()
         print(f"[{args.profile}] {nb.name} ...", flush=True)
         tmp = out.with_name(f".{out.stem}.running.ipynb")  # a killed run never leaves a half-executed notebook
+        echo = ProgressEcho(log, f"[{args.profile}] {nb.stem}:")
+        echo.start()
         try:
             pm.execute_notebook(str(nb), str(tmp), kernel_name="python3", cwd=str(args.notebooks),
-                                progress_bar=False)
+                                progress_bar=args.cell_bar)
             clean(tmp)
             os.replace(tmp, out)
         finally:
+            echo.stop.set()
             tmp.unlink(missing_ok=True)
         times.append((nb.name, time.perf_counter() - t0))
         print(f"[{args.profile}] {nb.name} done in {times[-1][1]:.1f} s", flush=True)

@@ -3,6 +3,8 @@
 import os
 import signal
 import sys
+import time
+from pathlib import Path
 
 import cloudpickle
 import pytest
@@ -101,3 +103,31 @@ def test_run_context_routes_outputs_and_validates(monkeypatch, tmp_path):
         Run("smoke", seed="0")
     with pytest.raises(ValueError, match="unknown profile"):
         Run("huge")
+
+
+def test_progress_goes_to_the_log_file_not_the_notebook(monkeypatch, tmp_path, capsys):
+    """`make reproduce` shows loop progress: with DETDESIGN_PROGRESS_LOG every bar writes plain lines to that file
+    (even with DETDESIGN_PROGRESS=0) and nothing to the notebook's stderr; the runner echoes the newest line."""
+    import importlib.util
+
+    from detdesign.progress import progress
+
+    log = tmp_path / "progress.log"
+    monkeypatch.setenv("DETDESIGN_PROGRESS", "0")
+    monkeypatch.setenv("DETDESIGN_PROGRESS_LOG", str(log))
+    assert Run.from_env("smoke").show_progress
+    for _ in progress(range(7), desc="training", mininterval=0):
+        pass
+    assert "training" in log.read_text() and "7/7" in log.read_text()
+    assert capsys.readouterr().err == ""
+    spec = importlib.util.spec_from_file_location("runner", Path(__file__).parents[1] / "scripts" / "run_notebooks.py")
+    runner = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(runner)
+    echo = runner.ProgressEcho(tmp_path / "echo.log", "[smoke] 01:", every=0.05)
+    echo.start()
+    (tmp_path / "echo.log").write_text("jobs:  10%|#  | 1/10\rjobs:  20%|## | 2/10")
+    time.sleep(0.5)
+    echo.stop.set()
+    echo.join()
+    out = capsys.readouterr().out
+    assert out.strip().splitlines()[-1] == "[smoke] 01: jobs:  20%|## | 2/10"

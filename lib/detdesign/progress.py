@@ -1,7 +1,9 @@
 """Progress bars: tqdm's notebook widget where ipywidgets is installed, its text bar otherwise.
 
 ``DETDESIGN_PROGRESS=0`` turns bars off; ``make reproduce`` and ``make test`` set it, so executed notebooks
-stored in the repository carry results, not progress-bar residue.
+stored in the repository carry results, not progress-bar residue. ``DETDESIGN_PROGRESS_LOG=<file>`` sends every
+bar to that file instead (plain text, one update every few seconds), whatever ``DETDESIGN_PROGRESS`` says:
+``make reproduce`` sets it and prints the latest line of the file while a long notebook runs.
 """
 
 from __future__ import annotations
@@ -9,8 +11,26 @@ from __future__ import annotations
 import os
 
 
+LOG_ENV = "DETDESIGN_PROGRESS_LOG"
+
+
 def progress(iterable=None, **kwargs):
     """``tqdm(iterable, **kwargs)`` with the right front end, or the bare iterable when disabled."""
+    log = os.environ.get(LOG_ENV)
+    if log and not kwargs.get("disable"):
+        from tqdm import tqdm
+
+        fh = open(log, "a", buffering=1)  # noqa: SIM115 -- closed with the bar (below)
+        opts = {"ascii": True, "mininterval": 5, "ncols": 100, **kwargs, "file": fh}
+        bar = tqdm(iterable, **opts)
+        close = bar.close
+
+        def _close():
+            close()
+            fh.close()
+
+        bar.close = _close
+        return bar
     if os.environ.get("DETDESIGN_PROGRESS", "1") == "0":
         kwargs["disable"] = True
     try:

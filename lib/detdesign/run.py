@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 from detdesign import repro
+from detdesign.progress import LOG_ENV
 from detdesign.executor import ExecutorConfig, Pool, executor_from_env, run_map
 from detdesign.outputs import Outputs, is_checkout, output_home, outputs
 from detdesign.profiles import Profile, profile
@@ -98,7 +99,7 @@ class Run:
         precision and executor from the environment (see the module docstring)."""
         prof = profile(name)
         ex = executor or executor_from_env(DEFAULT_EXECUTOR.get(prof.name, "serial"))
-        show = os.environ.get("DETDESIGN_PROGRESS", "1") != "0"
+        show = os.environ.get("DETDESIGN_PROGRESS", "1") != "0" or bool(os.environ.get(LOG_ENV))
         dev = resolve_device(device)
         return cls(prof, seed, dev, ex, show, resolve_precision(precision, dev))
 
