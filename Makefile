@@ -4,12 +4,15 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 PROFILE ?= $(or $(DETDESIGN_PROFILE),quick)
 PORT    ?= 8888
+DOWNLOAD ?= $(or $(DETDESIGN_DOWNLOAD),0)
 STAMP   := $(VENV)/.installed-stamp
 
-.PHONY: help install reproduce test unit nbval claims lab lint bench clean
+.PHONY: help install reproduce test unit nbval claims lab lint bench clean data
 
 help:
 	@echo "make reproduce [PROFILE=smoke|quick|full]  run every notebook with papermill (full updates the published results)"
+	@echo "make reproduce DOWNLOAD=1                   ... and download missing datasets (pinned, checksum-verified)"
+	@echo "make data                                   download every dataset into the data root"
 	@echo "make test                                   unit tests + nbval of every notebook (smoke profile)"
 	@echo "make claims                                 render data/claims/*.csv into the README claims table"
 	@echo "make lab                                    JupyterLab on http://127.0.0.1:$(PORT)"
@@ -24,8 +27,11 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 reproduce: $(STAMP)
-	$(PY) scripts/run_notebooks.py --profile $(PROFILE)
+	DETDESIGN_DOWNLOAD=$(DOWNLOAD) $(PY) scripts/run_notebooks.py --profile $(PROFILE)
 	$(MAKE) --no-print-directory claims
+
+data: $(STAMP)
+	$(PY) scripts/download_data.py
 
 claims: $(STAMP)
 	$(PY) scripts/render_claims.py

@@ -17,7 +17,8 @@ import pytest
 
 from detdesign.claims import Claim, timing_outcome
 from detdesign.data.bccd import BCCD_COMMIT, download_bccd, load_bccd
-from detdesign.data.download import ChecksumError, safe_members, tree_digest
+from detdesign.data import download_wanted
+from detdesign.data.download import ChecksumError, safe_members, sha256_file, tree_digest
 from detdesign.results import ResultCache
 from detdesign.stats import ratio_of_medians
 
@@ -242,3 +243,64 @@ def test_digest_helpers_are_plain_sha256(tmp_path):
     (tmp_path / "t" / "d" / "a").write_bytes(b"x")
     line = f"d/a\t{hashlib.sha256(b'x').hexdigest()}"
     assert tree_digest(tmp_path / "t") == hashlib.sha256(line.encode()).hexdigest()
+
+
+def _nb201_mirror(root: Path, mirror: Path, monkeypatch) -> None:
+    """A file:// mirror of the three pinned NB201 files, built from the offline copies. The 12-epoch table is
+    published as a pandas pickle; the mirror holds a pickle of the offline CSV, pinned by its own SHA-256."""
+    import pandas as pd
+
+    from detdesign.data import nb201_download as nd
+
+    for name in ("nats_bench", "naslib_zc"):
+        src = nd.SOURCES[name]
+        dest = mirror / src.url[len(nd._RAW) + 1:]
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes((root / src.relpath).read_bytes())
+    mini = nd.SOURCES["mini_12epoch"]
+    dest = mirror / mini.url[len(nd._RAW) + 1:]
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    pd.read_csv(root / mini.relpath, index_col=0).to_pickle(dest)
+    monkeypatch.setitem(nd.SOURCES, "mini_12epoch", nd.Source(mini.relpath, mini.url, sha256_file(dest),
+                                                              mini.csv_sha256))
+
+
+def test_nb201_tables_download_pinned_and_verified(root, tmp_path, monkeypatch):
+    from detdesign.data import load_nb201, load_naslib_zc, nb201_download as nd
+
+    assert all(len(s.url.split("/")[5]) == 40 for s in nd.SOURCES.values())  # commits, never branches
+    mirror = tmp_path / "mirror"
+    _nb201_mirror(root, mirror, monkeypatch)
+    data = tmp_path / "data"
+    with pytest.raises(FileNotFoundError, match="DETDESIGN_DOWNLOAD=1"):
+        load_nb201(data)  # nothing is downloaded silently
+    for name, src in list(nd.SOURCES.items()):  # the loaders download from the mirror
+        monkeypatch.setitem(nd.SOURCES, name, nd.Source(src.relpath, mirror.as_uri() + src.url[len(nd._RAW):],
+                                                        src.sha256, src.csv_sha256))
+    monkeypatch.setenv("DETDESIGN_DOWNLOAD", "1")  # the one switch a notebook user sets
+    got = load_nb201(data)
+    assert got.equals(load_nb201(root))
+    assert load_naslib_zc("cifar10", data).equals(load_naslib_zc("cifar10", root))
+    for src in nd.SOURCES.values():  # the installed files are the offline copies, byte for byte
+        assert sha256_file(data / src.relpath) == sha256_file(root / src.relpath)
+    assert sorted(p.name for p in (data / "nasbench201").iterdir()) == sorted(
+        Path(s.relpath).name for s in nd.SOURCES.values())  # no staging or partial file left
+
+
+def test_a_tampered_nb201_download_installs_nothing(root, tmp_path, monkeypatch):
+    from detdesign.data import download_nb201, nb201_download as nd
+
+    mirror = tmp_path / "mirror"
+    _nb201_mirror(root, mirror, monkeypatch)
+    victim = mirror / nd.SOURCES["nats_bench"].url[len(nd._RAW) + 1:]
+    victim.write_bytes(victim.read_bytes().replace(b"94.373", b"99.999", 1))
+    with pytest.raises(ChecksumError, match="differs from the pinned"):
+        download_nb201(tmp_path / "data", names=("nats_bench",), base_url=mirror.as_uri())
+    assert not list((tmp_path / "data" / "nasbench201").iterdir())
+    with pytest.raises(ValueError, match="valid names"):
+        download_nb201(tmp_path / "data", names=("nb101",))
+    monkeypatch.setenv("DETDESIGN_DOWNLOAD", "maybe")
+    with pytest.raises(ValueError, match="DETDESIGN_DOWNLOAD='maybe'"):
+        download_wanted()
+    with pytest.raises(TypeError, match="download must be"):
+        download_wanted("yes")

@@ -3,8 +3,9 @@
 from detdesign.data.bccd import BCCD, coco_api, download_bccd, load_bccd, to_coco
 from detdesign.data.cifar import Cifar, load_cifar10
 from detdesign.data.nb201 import load_naslib_zc, load_nb201, load_nb201_12, load_nb201_200
-from detdesign.data.root import DataNotFoundError, data_root, default_cache_dir, find
+from detdesign.data.nb201_download import download_nb201
+from detdesign.data.root import DataNotFoundError, data_root, default_cache_dir, download_wanted, find
 
 __all__ = ["BCCD", "Cifar", "DataNotFoundError", "coco_api", "data_root", "default_cache_dir",
-           "download_bccd", "find", "load_bccd", "load_cifar10", "load_naslib_zc", "load_nb201",
+           "download_bccd", "download_nb201", "download_wanted", "find", "load_bccd", "load_cifar10", "load_naslib_zc", "load_nb201",
            "load_nb201_12", "load_nb201_200", "to_coco"]

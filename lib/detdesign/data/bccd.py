@@ -28,7 +28,7 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
 from detdesign.data.download import extract_subtree, fetch, install, staging_dir, tree_digest, verify
-from detdesign.data.root import data_root, not_found
+from detdesign.data.root import data_root, download_wanted, not_found
 
 CLASSES = ("RBC", "WBC", "Platelets")
 SPLITS = ("train", "val", "trainval", "test")
@@ -139,9 +139,13 @@ def _split_ids(base: Path, split: str) -> list[str]:
     return [s.strip() for s in path.read_text().splitlines() if s.strip()]
 
 
-def load_bccd(split: str = "train", *, root=None, size: int | None = None, train: bool = False) -> BCCD:
-    """Load a BCCD split from ``<data root>/bccd`` (see the module docstring for documented behaviour)."""
+def load_bccd(split: str = "train", *, root=None, size: int | None = None, train: bool = False,
+              download: bool | None = None) -> BCCD:
+    """Load a BCCD split from ``<data root>/bccd`` (see the module docstring for documented behaviour); a missing
+    copy is fetched with :func:`download_bccd` when ``download=True`` or ``DETDESIGN_DOWNLOAD=1``."""
     base = data_root(root) / "bccd"
+    if not (base / "ImageSets" / "Main").is_dir() and download_wanted(download):
+        download_bccd(root)
     ids = _split_ids(base, split)
     records, clipped, dropped = [], 0, 0
     for name in ids:

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from detdesign.data.root import data_root, default_cache_dir, not_found
+from detdesign.data.root import data_root, default_cache_dir, download_wanted, not_found
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 SPLITS = ("train", "test")
@@ -149,7 +149,7 @@ def _download(split: str, cache: Path):
 
 
 def load_cifar10(split: str = "train", *, root=None, n_per_class: int | None = None, seed: int = 0,
-                 download: bool = False) -> Cifar:
+                 download: bool | None = None) -> Cifar:
     """Load a CIFAR-10 split (or a seeded ``n_per_class`` subset) as uint8 arrays; see the module docs."""
     _check_split(split)
     base = data_root(root) / "cifar10"
@@ -175,9 +175,9 @@ def load_cifar10(split: str = "train", *, root=None, n_per_class: int | None = N
             tmp.replace(npz)
             found = (x, y), "jpeg-zip"
     if found is None:
-        if not download:
+        if not download_wanted(download):
             raise not_found("cifar10/cifar-10-batches-py (or cifar10-jpg.zip)", data_root(root),
-                            "or call with download=True when online")
+                            "or allow the official download with DETDESIGN_DOWNLOAD=1 or download=True")
         found = _download(split, cache)
     (x, y), source = found
     if n_per_class is not None:

@@ -6,6 +6,9 @@
 - :func:`load_naslib_zc` -- ``nasbench201/naslib_zc_nasbench201_subset.json``: 491 cells with NASLib's
   precomputed zero-cost proxies and 200-epoch validation accuracy (failed cells carry sentinel values such
   as -1e8; they are kept and flagged in ``naslib_failed``).
+
+A missing table is downloaded from its pinned source (:mod:`detdesign.data.nb201_download`) when ``download=True``
+or ``DETDESIGN_DOWNLOAD=1``.
 """
 
 from __future__ import annotations
@@ -16,9 +19,21 @@ import numpy as np
 import pandas as pd
 
 from detdesign.arch.nb201_cell import format_nb201, from_naslib_key, parse_nb201
-from detdesign.data.root import find
+from detdesign.data.root import DataNotFoundError, download_wanted, find
 
 NASLIB_DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
+
+
+def _find(name: str, root, download: bool | None):
+    """The path of NB201 table ``name`` (a key of ``nb201_download.SOURCES``); downloaded if missing and allowed."""
+    from detdesign.data.nb201_download import SOURCES, download_nb201
+
+    try:
+        return find(SOURCES[name].relpath, root)
+    except DataNotFoundError:
+        if not download_wanted(download):
+            raise
+        return download_nb201(root, names=(name,))[name]
 
 
 def canonical(arch: str) -> str:
@@ -26,9 +41,9 @@ def canonical(arch: str) -> str:
     return format_nb201(parse_nb201(arch))
 
 
-def load_nb201_200(root=None) -> pd.DataFrame:
+def load_nb201_200(root=None, *, download: bool | None = None) -> pd.DataFrame:
     """``index, arch, c10_test, c100_test, in16_test`` (200 epochs, mean over seeds)."""
-    raw = pd.read_csv(find("nasbench201/nats_bench.csv", root))
+    raw = pd.read_csv(_find("nats_bench", root, download))
     df = pd.DataFrame({
         "index": np.arange(len(raw)),
         "arch": [canonical(a) for a in raw["ArchitectureString"]],
@@ -41,9 +56,9 @@ def load_nb201_200(root=None) -> pd.DataFrame:
     return df
 
 
-def load_nb201_12(root=None) -> pd.DataFrame:
+def load_nb201_12(root=None, *, download: bool | None = None) -> pd.DataFrame:
     """``index, arch`` and the 12-epoch accuracies (``c10_test_12``, ``c10_val_12``, ...)."""
-    raw = pd.read_csv(find("nasbench201/mini_nasbench201_12epoch.csv", root))
+    raw = pd.read_csv(_find("mini_12epoch", root, download))
     out = pd.DataFrame({"index": raw["arch"].astype(int), "arch": [canonical(a) for a in raw["cellstr"]]})
     names = {"cifar10": "c10", "cifar100": "c100", "imagenet": "in16"}
     for src, dst in names.items():
@@ -52,11 +67,11 @@ def load_nb201_12(root=None) -> pd.DataFrame:
     return out
 
 
-def load_naslib_zc(dataset: str = "cifar10", root=None) -> pd.DataFrame:
+def load_naslib_zc(dataset: str = "cifar10", root=None, *, download: bool | None = None) -> pd.DataFrame:
     """One row per NASLib cell: ``arch``, ``val_accuracy``, each proxy, and ``naslib_failed``."""
     if dataset not in NASLIB_DATASETS:
         raise ValueError(f"unknown NASLib dataset {dataset!r}; valid: {NASLIB_DATASETS}")
-    data = json.loads(find("nasbench201/naslib_zc_nasbench201_subset.json", root).read_text())
+    data = json.loads(_find("naslib_zc", root, download).read_text())
     table = data["nasbench201"][dataset]
     rows = []
     for key, vals in table.items():
@@ -68,9 +83,9 @@ def load_naslib_zc(dataset: str = "cifar10", root=None) -> pd.DataFrame:
     return df
 
 
-def load_nb201(root=None) -> pd.DataFrame:
+def load_nb201(root=None, *, download: bool | None = None) -> pd.DataFrame:
     """The 200-epoch and 12-epoch tables joined on ``arch`` (exact: 15,625 rows, same indices)."""
-    a, b = load_nb201_200(root), load_nb201_12(root)
+    a, b = load_nb201_200(root, download=download), load_nb201_12(root, download=download)
     df = a.merge(b, on="arch", suffixes=("", "_12"), validate="one_to_one")
     if len(df) != len(a) or not (df["index"] == df["index_12"]).all():
         raise ValueError("the 200-epoch and 12-epoch NB201 tables do not join one-to-one on arch")

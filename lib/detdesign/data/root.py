@@ -4,6 +4,10 @@ Resolution order for the data root: the ``root`` argument > ``$DETDESIGN_DATA`` 
 beside the repository (the verified offline copies of this project's machines) > ``~/.cache/detdesign``.
 Decoded arrays (e.g. CIFAR-10 as uint8) are cached under ``$DETDESIGN_CACHE`` or ``~/.cache/detdesign``,
 because the data root may be read-only.
+
+Nothing is downloaded silently. A loader downloads a missing dataset (from a pinned source, checksum-verified)
+only when asked: its ``download=True`` argument, or the one switch ``DETDESIGN_DOWNLOAD=1`` in the environment
+(``make reproduce DOWNLOAD=1`` sets it), which is how a notebook is told to download.
 """
 
 from __future__ import annotations
@@ -15,10 +19,23 @@ from detdesign.outputs import repo_root
 
 DATA_ENV = "DETDESIGN_DATA"
 CACHE_ENV = "DETDESIGN_CACHE"
+DOWNLOAD_ENV = "DETDESIGN_DOWNLOAD"
 
 
 class DataNotFoundError(FileNotFoundError):
     """A dataset file is not under the data root and could not be downloaded."""
+
+
+def download_wanted(download: bool | None = None) -> bool:
+    """Whether a loader may download a missing dataset: ``download`` when given, else ``$DETDESIGN_DOWNLOAD``."""
+    if download is not None:
+        if not isinstance(download, bool):
+            raise TypeError(f"download must be True, False or None, got {download!r}")
+        return download
+    value = os.environ.get(DOWNLOAD_ENV, "0").strip().lower()
+    if value not in ("", "0", "1", "false", "true", "no", "yes"):
+        raise ValueError(f"{DOWNLOAD_ENV}={value!r}: use 1 to allow downloads or 0 to forbid them")
+    return value in ("1", "true", "yes")
 
 
 def default_cache_dir() -> Path:
@@ -43,8 +60,8 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
 
 def not_found(relpath: str, root: Path, hint: str = "") -> DataNotFoundError:
     """The one-line error for a missing file: what, where, and how to point us at it."""
-    msg = (f"{relpath} not found under data root {root}; set {DATA_ENV}=/path/to/datasets "
-           f"or pass root=...")
+    msg = (f"{relpath} not found under data root {root}; set {DATA_ENV}=/path/to/datasets or pass root=..., "
+           f"or allow the pinned download with {DOWNLOAD_ENV}=1 (or download=True)")
     return DataNotFoundError(msg + (f" ({hint})" if hint else ""))
 
 
