@@ -15,7 +15,7 @@ help:
 	@echo "make data                                   download every dataset into the data root"
 	@echo "make test                                   unit tests + nbval of every notebook (smoke profile)"
 	@echo "make claims                                 render data/claims/*.csv into the README claims table"
-	@echo "make lab                                    JupyterLab on http://127.0.0.1:$(PORT)"
+	@echo "make lab                                    JupyterLab on http://127.0.0.1:$(PORT), on working copies in runs/lab"
 	@echo "make bench                                  speed benchmarks under benchmarks/"
 
 # torch/torchvision are pinned in pyproject.toml (the one source of versions); see the comment there.
@@ -48,7 +48,8 @@ nbval: $(STAMP)
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=$(PORT) --notebook-dir=notebooks
+	$(PY) scripts/lab_copies.py
+	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=$(PORT) --notebook-dir=runs/lab
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check lib tests scripts benchmarks

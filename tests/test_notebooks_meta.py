@@ -42,3 +42,33 @@ def test_notebook_is_published_clean(path):
     assert any("Run.from_env(" in "".join(c["source"]) for c in code), "runs on the Run context"
     assert nb["cells"][-1]["cell_type"] == "markdown", "ends with what we found"
     assert (REPO / "data" / "claims" / f"{path.stem}.csv").is_file(), "full-profile ledger rows committed"
+
+
+def test_make_lab_opens_trusted_working_copies_and_never_overwrites_edits(tmp_path, monkeypatch):
+    """`make lab` must not let autosave overwrite the published notebooks: it opens copies under runs/lab."""
+    import importlib.util
+    import shutil
+
+    import nbformat
+    from nbformat.sign import NotebookNotary
+
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jdata"))  # the trust database of this test only
+    spec = importlib.util.spec_from_file_location("lab", REPO / "scripts" / "lab_copies.py")
+    lab = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lab)
+    published = tmp_path / "published"
+    published.mkdir()
+    shutil.copy(REPO / "notebooks" / "00_tour.ipynb", published)
+    copies = lab.working_copies(published, tmp_path / "lab")
+    assert [c.name for c in copies] == ["00_tour.ipynb"]
+    notary = NotebookNotary()
+    assert notary.check_signature(nbformat.read(copies[0], as_version=4))
+    nb = nbformat.read(copies[0], as_version=4)
+    nb.cells[0].source += "\n\nmy own note"  # a user's edit
+    nbformat.write(nb, copies[0])
+    edited = copies[0].read_text()
+    assert "my own note" in edited
+    lab.working_copies(published, tmp_path / "lab")
+    assert copies[0].read_text() == edited
+    make = (REPO / "Makefile").read_text()
+    assert "--notebook-dir=runs/lab" in make and "--notebook-dir=notebooks" not in make
