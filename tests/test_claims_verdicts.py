@@ -50,3 +50,14 @@ def test_old_ledgers_without_the_new_columns_still_render(tmp_path):
     (tmp_path / "99_new.csv").write_text((outputs("smoke").claims / "99_new.csv").read_text())
     md = to_markdown(load_all(tmp_path))
     assert "none stated" in md and "met: x" in md
+
+
+def test_a_ledger_shows_in_full_left_aligned_in_the_notebook():
+    long_note = "a note that is much longer than fifty characters, so pandas would cut it with an ellipsis " * 2
+    pre = Precondition.check("converged", 0.02, "<", 0.01)
+    ledger = record("99_test", [Claim("a", "P", "says", "0.5", "yes", long_note.strip(), preconditions=(pre,))],
+                    "smoke")
+    shown = ledger[["claim_id", "note", "preconditions", "holds"]]  # how the notebooks select their columns
+    html = shown._repr_html_()
+    assert type(shown).__name__ == "Ledger" and long_note.strip() in html and "..." not in html
+    assert "text-align: left" in html and "NOT MET: converged" in html

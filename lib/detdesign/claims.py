@@ -118,7 +118,26 @@ class Claim:
 COLUMNS = ("notebook", "profile", *(f.name for f in fields(Claim)))
 
 
-def record(notebook: str, claims: list[Claim], profile: str, seed: int = 0) -> pd.DataFrame:
+class Ledger(pd.DataFrame):
+    """A ledger table (a DataFrame) that shows in full: in JupyterLab and on GitHub its HTML has no 50-character
+    truncation of the long text columns, text is left-aligned and wraps, the index is hidden and the
+    preconditions column reads as text. Selecting columns (``ledger[["claim_id", "holds"]]``) keeps this."""
+
+    @property
+    def _constructor(self):
+        return Ledger
+
+    def _repr_html_(self) -> str:
+        shown = pd.DataFrame(self).copy()
+        if "preconditions" in shown.columns:
+            shown["preconditions"] = shown["preconditions"].map(preconditions_text)
+        styler = shown.style.hide(axis="index").set_properties(
+            **{"text-align": "left", "white-space": "pre-wrap", "vertical-align": "top"})
+        styler = styler.set_table_styles([{"selector": "th", "props": [("text-align", "left")]}])
+        return styler.to_html()
+
+
+def record(notebook: str, claims: list[Claim], profile: str, seed: int = 0) -> Ledger:
     """Write ``claims`` of ``notebook`` (e.g. ``"01_bn_rescaling"``) for ``profile`` and ``seed`` (the
     ledger folder of :func:`detdesign.outputs.outputs`); return the table."""
     if not claims:
@@ -126,8 +145,7 @@ def record(notebook: str, claims: list[Claim], profile: str, seed: int = 0) -> p
     if any(not isinstance(c, Claim) for c in claims):
         raise TypeError("record() takes a list of detdesign.claims.Claim")
     name = outputs(profile).profile
-    df = pd.DataFrame([{"notebook": notebook, "profile": name, **c.row()} for c in claims],
-                      columns=list(COLUMNS))
+    df = Ledger([{"notebook": notebook, "profile": name, **c.row()} for c in claims], columns=list(COLUMNS))
     folder = outputs(profile, seed).claims
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{notebook}.", suffix=".tmp", dir=folder)
