@@ -52,6 +52,8 @@ CASES = {
                                           ValueError, "takes no option 'mode'; its options: "),
     "a near-miss proxy name": (lambda: compute("synflw", ZenNet(NET), resolution=16, batch_size=2), ValueError,
                                "did you mean 'synflow'"),
+    "a long form of a proxy name": (lambda: spec("zen_score"), ValueError, "did you mean 'zen'"),
+    "another spelling of a proxy name": (lambda: spec("grad-norm"), ValueError, "did you mean 'grad_norm'"),
     "a non-string proxy name": (lambda: spec(3), TypeError, "must be a string"),
     "the paper entropy of a network whose features die": (
         lambda: compute("maedet_entropy", ZenNet(NARROW), resolution=32, batch_size=2, variant="paper", repeats=8),

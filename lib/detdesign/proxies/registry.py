@@ -126,7 +126,9 @@ def spec(name: str) -> ProxySpec:
     if not isinstance(name, str):
         raise TypeError(f"a proxy name must be a string, got {type(name).__name__}")
     if name not in _REGISTRY:
-        close = difflib.get_close_matches(name, list(_REGISTRY), n=3)
+        key = name.strip().lower().replace("-", "_").replace(" ", "_")
+        close = [n for n in _REGISTRY if key == n or (len(n) > 2 and key.startswith(n)) or n.startswith(key)]
+        close = close or difflib.get_close_matches(key, list(_REGISTRY), n=3, cutoff=0.5)
         hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         raise ValueError(f"unknown proxy {name!r}{hint} (registered proxies: {', '.join(list_proxies())})")
     return _REGISTRY[name]
