@@ -82,7 +82,8 @@ def main() -> int:
         return 2
     log = args.runs / args.profile / "progress.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    os.environ.update(DETDESIGN_PROFILE=args.profile, DETDESIGN_PROGRESS="0", DETDESIGN_PROGRESS_LOG=str(log))
+    os.environ.update(DETDESIGN_PROFILE=args.profile, DETDESIGN_PROGRESS="0", DETDESIGN_PROGRESS_LOG=str(log),
+                      DETDESIGN_WIDGETS="0")  # sliders draw one static figure in stored notebooks
     os.environ.pop("MPLBACKEND", None)  # the kernel must use the inline backend so figures are stored
     out_dir = args.notebooks if args.profile == "full" else args.runs / args.profile / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
-"""JupyterLab in a real browser: open 00_tour, run all cells, save, and check the saved notebook.
+"""JupyterLab in a real browser: open 00_tour, run all cells, save, and check the saved notebook; then open
+01_bn_rescaling, run it, move its depth slider and see the figure change.
 
 Drives Debian's Chromium (/usr/bin/chromium) with Playwright from PyPI (never `playwright install`).
 In CI (CI=true) a missing Chromium is a failure; on a developer machine it is a visible skip.
@@ -47,6 +48,38 @@ def _wait_for_server(base: str, token: str, proc, timeout: float = 90) -> None:
     raise TimeoutError("jupyter lab did not answer on its port in time")
 
 
+def _run_all(page) -> None:
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    page.wait_for_function(
+        "() => { const p = [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-InputPrompt')]"
+        ".map(e => e.textContent); return p.length > 0 && !p.some(t => t.includes('*')) &&"
+        " p.filter(t => /\\d/.test(t)).length >= document.querySelectorAll("
+        "'.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell').length; }", timeout=300_000)
+
+
+def _move_a_slider(page, base: str, token: str) -> tuple[str, str]:
+    """Open 01, run it, set the depth slider from 12 to 24 through its readout; the figure's bytes before/after."""
+    page.goto(f"{base}/lab/tree/01_bn_rescaling.ipynb?reset&token={token}")
+    page.locator(".jp-StatusBar-Widget", has_text="Idle").first.wait_for(timeout=120_000)
+    _run_all(page)
+    slider = page.locator(".widget-slider", has_text="depth").first
+    slider.scroll_into_view_if_needed()
+    output = page.locator(".widget-interact .jp-OutputArea-output img").first
+    output.wait_for(timeout=60_000)
+    before = output.get_attribute("src")
+    readout = slider.locator(".widget-readout")
+    readout.click()
+    page.keyboard.press("Control+a")
+    page.keyboard.type("24")
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "(old) => { const i = document.querySelector('.widget-interact .jp-OutputArea-output img');"
+        " return i && i.getAttribute('src') !== old; }", arg=before, timeout=120_000)
+    page.screenshot(path=str(ARTIFACTS / "jupyterlab_01_slider.png"), full_page=False)
+    return before, output.get_attribute("src")
+
+
 @pytest.mark.browser
 def test_tour_runs_in_jupyterlab(tmp_path, isolated_outputs):
     if not Path(CHROMIUM).exists():
@@ -57,11 +90,12 @@ def test_tour_runs_in_jupyterlab(tmp_path, isolated_outputs):
 
     nb_dir = tmp_path / "notebooks"
     nb_dir.mkdir()
-    shutil.copy(REPO / "notebooks" / "00_tour.ipynb", nb_dir)
+    for name in ("00_tour.ipynb", "01_bn_rescaling.ipynb"):
+        shutil.copy(REPO / "notebooks" / name, nb_dir)
     port, token = _free_port(), "detdesign-test-token"
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
-    env = {**env, "DETDESIGN_PROFILE": "smoke", "DETDESIGN_PROGRESS": "0",
+    env = {**env, "DETDESIGN_PROFILE": "smoke", "DETDESIGN_PROGRESS": "0", "DETDESIGN_WIDGETS": "1",
            "JUPYTER_CONFIG_DIR": str(tmp_path / "jcfg"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "jrt")}
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={nb_dir}"]
@@ -89,7 +123,9 @@ def test_tour_runs_in_jupyterlab(tmp_path, isolated_outputs):
             page.keyboard.press("Control+s")
             page.wait_for_timeout(1500)
             page.screenshot(path=str(ARTIFACTS / "jupyterlab_00_tour.png"), full_page=False)
+            before, after = _move_a_slider(page, base, token)
             ctx.close()
+        assert before and after and before != after, "moving the depth slider redrew the figure"
         saved = _get(f"{base}/api/contents/00_tour.ipynb?token={token}&content=1")["content"]
         code = [c for c in saved["cells"] if c["cell_type"] == "code" and "".join(c["source"]).strip()]
         assert code and all(c["execution_count"] for c in code), "every code cell ran"

@@ -143,8 +143,8 @@ def overflow_figure(sweep: pd.DataFrame):
                label="naive float32 overflows")
     ax.axhline(88.72, ls="--", color="grey", lw=1)
     ax.text(sweep["depth"].min(), 90.5, "log(float32 max) = 88.7", color="grey", fontsize=8)
-    ax.set(xlabel="depth (conv layers)", ylabel="log Phi (no BN)", title="Phi-score without BN vs depth")
-    ax.legend(fontsize=8)
+    ax.set(xlabel="depth (conv layers)", ylabel=r"$\log\Phi$ (no BN)", title=r"$\Phi$-score without BN vs depth")
+    ax.legend(fontsize=8, title="width (channels)", title_fontsize=8)
     return fig
 
 
@@ -153,16 +153,19 @@ def grid_figure(grid: pd.DataFrame):
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    cols = [("logphi_nobn", "log Phi, no BN"), ("logphi_bn", "log Phi, with BN"),
-            ("zen_batch", "Zen-Score (batch var)")]
+    cols = [("logphi_nobn", r"$\log\Phi$, no BN"), ("logphi_bn", r"$\log\Phi$, with BN"),
+            ("zen_batch", "Zen-Score (batch variance)")]
     vmin = min(grid[c].min() for c, _ in cols)
     vmax = max(grid[c].max() for c, _ in cols)
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4), sharey=True)
-    for ax, (col, title) in zip(axes, cols):
+    fig, axes = plt.subplots(1, 4, figsize=(15, 4), gridspec_kw={"width_ratios": [1, 1, 1, 0.05]})
+    for i, (ax, (col, title)) in enumerate(zip(axes[:3], cols)):
         table = grid.pivot(index="depth", columns="width", values=col)
-        sns.heatmap(table, annot=True, fmt=".1f", cmap="mako", vmin=vmin, vmax=vmax, cbar=False, ax=ax,
+        sns.heatmap(table, annot=True, fmt=".1f", cmap="mako", vmin=vmin, vmax=vmax, ax=ax, cbar=i == 2,
+                    cbar_ax=axes[3] if i == 2 else None, cbar_kws={"label": "score (log scale, shared)"},
                     annot_kws={"fontsize": 7})
         ax.set_title(title)
+        if i:
+            ax.set_ylabel("")
     return fig
 
 
@@ -175,7 +178,37 @@ def zen_vs_phi_figure(grid: pd.DataFrame):
     ax.plot([lo, hi], [lo, hi], ls="--", color="grey", lw=1, label="y = x")
     for col, label in (("zen_batch", "Zen (batch variance)"), ("zen_running", "Zen (running variance, official)")):
         ax.scatter(grid["logphi_nobn"], grid[col], label=label, s=18 + grid["width"] / 2)
-    ax.set(xlabel="log Phi of the net without BN", ylabel="Zen-Score of the net with BN",
-           title="Zen-Score recovers the no-BN Phi-score")
-    ax.legend(fontsize=8)
+    ax.set(xlabel=r"$\log\Phi$ of the net without BN", ylabel="Zen-Score of the net with BN",
+           title=r"Zen-Score recovers the no-BN $\Phi$-score")
+    ax.legend(fontsize=8, title="marker size grows with width", title_fontsize=8)
+    return fig
+
+
+def explore_scores(depth: int, width: int, *, resolution: int, batch_size: int, seed: int) -> dict:
+    """One plain net of ``depth`` x ``width``: log Phi without BN (exact), log Phi with BN, and Zen-Score
+    (Zen-NAS Eq. 5-7: log of the feature change under a small input perturbation plus the sum of the BN log
+    standard deviations), for the slider of notebook 01."""
+    kw = dict(resolution=resolution, batch_size=batch_size, seed=seed, repeats=1)
+    plain, bn = _net(depth, width, bn=False), _net(depth, width, bn=True)
+    return {"logphi_nobn": compute("phi", plain, **kw).value,
+            "logphi_bn": compute("phi", bn, **kw).value,
+            "zen": compute("zen", bn, bn_variance="batch", **kw).value}
+
+
+def explore_figure(depth: int, width: int, *, resolution: int, batch_size: int, seed: int):
+    """Bars of :func:`explore_scores` for one net: without BN log Phi grows with depth and width, with BN it stays
+    small, and Zen-Score puts the BN term back so it tracks the no-BN value."""
+    import matplotlib.pyplot as plt
+
+    scores = explore_scores(depth, width, resolution=resolution, batch_size=batch_size, seed=seed)
+    labels = [r"$\log\Phi$, no BN", r"$\log\Phi$, with BN", "Zen-Score (with BN)"]
+    fig, ax = plt.subplots(figsize=(6.5, 3.2))
+    bars = ax.barh(labels, list(scores.values()), color=["#4c72b0", "#dd8452", "#55a868"])
+    ax.bar_label(bars, fmt="%.1f", padding=3, fontsize=8)
+    ax.axvline(88.72, ls="--", color="grey", lw=1)
+    ax.text(87.5, 2.45, "float32 overflows\nbeyond this line", color="grey", fontsize=7, ha="right", va="bottom")
+    ax.set(xlabel="score (natural log)", title=f"plain ReLU net: depth {depth}, width {width}",
+           xlim=(min(0.0, *scores.values()) - 2, max(100.0, *scores.values()) * 1.12))
+    ax.invert_yaxis()
+    fig.tight_layout()
     return fig
