@@ -7,7 +7,7 @@ PORT    ?= 8888
 DOWNLOAD ?= $(or $(DETDESIGN_DOWNLOAD),0)
 STAMP   := $(VENV)/.installed-stamp
 
-.PHONY: help install reproduce test unit nbval claims lab lint bench clean data
+.PHONY: help install reproduce test unit nbval claims lab lint bench clean data site
 
 help:
 	@echo "make reproduce [PROFILE=smoke|quick|full]  run every notebook with papermill (full updates the published results)"
@@ -15,6 +15,7 @@ help:
 	@echo "make data                                   download every dataset into the data root"
 	@echo "make test                                   unit tests + nbval of every notebook (smoke profile)"
 	@echo "make claims                                 render data/claims/*.csv into the README claims table"
+	@echo "make site                                   static teaching site of the published notebooks in build/site"
 	@echo "make lab                                    JupyterLab on http://127.0.0.1:$(PORT), on working copies in runs/lab"
 	@echo "make bench                                  speed benchmarks under benchmarks/"
 
@@ -46,6 +47,9 @@ unit: $(STAMP)
 nbval: $(STAMP)
 	DETDESIGN_PROFILE=smoke DETDESIGN_PROGRESS=0 DETDESIGN_WIDGETS=0 $(PY) -m pytest notebooks --nbval-lax --nbval-current-env \
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+site: $(STAMP)
+	$(PY) scripts/build_site.py
 
 lab: $(STAMP)
 	$(PY) scripts/lab_copies.py
