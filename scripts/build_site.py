@@ -151,7 +151,8 @@ def build(notebooks_dir: Path, claims_dir: Path, figures_dir: Path, out: Path) -
     (out / "figures").mkdir(parents=True)
     for fig in figures:
         shutil.copy2(fig, out / "figures" / fig.name)
-    nav = '<a href="index.html">home</a>' + "".join(f'<a href="{p.stem}.html">{p.stem.split("_")[0]}</a>' for p in notebooks)
+    nav = '<a href="index.html">home</a>' + "".join(
+        f'<a href="{p.stem}.html">{p.stem.split("_")[0]}</a>' for p in notebooks)
     pages = [out / "index.html"]
     pages[0].write_text(landing(notebooks, claims_dir, figures, nav))
     for nb in notebooks:

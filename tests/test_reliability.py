@@ -16,8 +16,8 @@ import nbformat
 import pytest
 
 from detdesign.claims import Claim, timing_outcome
-from detdesign.data.bccd import BCCD_COMMIT, download_bccd, load_bccd
 from detdesign.data import download_wanted
+from detdesign.data.bccd import BCCD_COMMIT, download_bccd, load_bccd
 from detdesign.data.download import ChecksumError, safe_members, sha256_file, tree_digest
 from detdesign.results import ResultCache
 from detdesign.stats import ratio_of_medians
@@ -266,7 +266,8 @@ def _nb201_mirror(root: Path, mirror: Path, monkeypatch) -> None:
 
 
 def test_nb201_tables_download_pinned_and_verified(root, tmp_path, monkeypatch):
-    from detdesign.data import load_nb201, load_naslib_zc, nb201_download as nd
+    from detdesign.data import load_naslib_zc, load_nb201
+    from detdesign.data import nb201_download as nd
 
     assert all(len(s.url.split("/")[5]) == 40 for s in nd.SOURCES.values())  # commits, never branches
     mirror = tmp_path / "mirror"
@@ -288,7 +289,8 @@ def test_nb201_tables_download_pinned_and_verified(root, tmp_path, monkeypatch):
 
 
 def test_a_tampered_nb201_download_installs_nothing(root, tmp_path, monkeypatch):
-    from detdesign.data import download_nb201, nb201_download as nd
+    from detdesign.data import download_nb201
+    from detdesign.data import nb201_download as nd
 
     mirror = tmp_path / "mirror"
     _nb201_mirror(root, mirror, monkeypatch)

@@ -38,8 +38,8 @@ def test_site_pages_load_offline_with_images_and_equations(tmp_path):
     from playwright.sync_api import sync_playwright
 
     pages = _builder().build(REPO / "notebooks", REPO / "data" / "claims", REPO / "figures", tmp_path / "site")
-    assert [p.name for p in pages][0] == "index.html" and len(pages) == 1 + len(list(
-        (REPO / "notebooks").glob("[0-9]*.ipynb")))
+    assert pages[0].name == "index.html"
+    assert len(pages) == 1 + len(list((REPO / "notebooks").glob("[0-9]*.ipynb")))
     problems = {}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 
-
 LOG_ENV = "DETDESIGN_PROGRESS_LOG"
 
 

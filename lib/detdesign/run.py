@@ -26,10 +26,10 @@ from pathlib import Path
 import torch
 
 from detdesign import repro
-from detdesign.progress import LOG_ENV
 from detdesign.executor import ExecutorConfig, Pool, executor_from_env, run_map
 from detdesign.outputs import Outputs, is_checkout, output_home, outputs
 from detdesign.profiles import Profile, profile
+from detdesign.progress import LOG_ENV
 
 DEVICE_ENV = "DETDESIGN_DEVICE"
 PRECISION_ENV = "DETDESIGN_PRECISION"

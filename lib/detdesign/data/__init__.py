@@ -7,5 +7,5 @@ from detdesign.data.nb201_download import download_nb201
 from detdesign.data.root import DataNotFoundError, data_root, default_cache_dir, download_wanted, find
 
 __all__ = ["BCCD", "Cifar", "DataNotFoundError", "coco_api", "data_root", "default_cache_dir",
-           "download_bccd", "download_nb201", "download_wanted", "find", "load_bccd", "load_cifar10", "load_naslib_zc", "load_nb201",
-           "load_nb201_12", "load_nb201_200", "to_coco"]
+           "download_bccd", "download_nb201", "download_wanted", "find", "load_bccd", "load_cifar10",
+           "load_naslib_zc", "load_nb201", "load_nb201_12", "load_nb201_200", "to_coco"]
