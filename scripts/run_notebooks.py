@@ -73,6 +73,10 @@ def main() -> int:
     ap.add_argument("--only", default="", help="run only notebooks whose name starts with this prefix")
     ap.add_argument("--notebooks", type=Path, default=ROOT / "notebooks", help="folder of the notebooks to run")
     ap.add_argument("--runs", type=Path, default=ROOT / "runs", help="folder for non-full outputs and timings")
+    ap.add_argument("--record-times", action="store_true",
+                    help="write this run's times into data/timings.csv (only on a quiet machine; see detdesign.timings)")
+    ap.add_argument("--fresh", action="store_true",
+                    help="with --record-times: the full caches were empty, so a lower full time may replace one")
     ap.add_argument("--no-cell-bar", dest="cell_bar", action="store_false",
                     help="hide papermill's per-cell progress bar (stderr)")
     args = ap.parse_args()
@@ -112,6 +116,17 @@ def main() -> int:
         csv.writer(fh).writerows([("notebook", "seconds"), *[(n, f"{t:.1f}") for n, t in times],
                                   ("total", f"{total:.1f}")])
     print(f"[{args.profile}] all notebooks: {total:.1f} s (see {timing_file})")
+    if args.record_times:
+        import datetime
+        import platform
+
+        from detdesign.timings import record_times
+
+        machine = f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}"
+        stamp = datetime.date.today().isoformat()
+        record_times([{"notebook": Path(n).stem, "profile": args.profile, "seconds": round(t, 1), "measured": stamp,
+                       "machine": machine, "note": ""} for n, t in times], fresh=args.fresh)
+        print(f"[{args.profile}] times recorded in data/timings.csv")
     return 0
 
 

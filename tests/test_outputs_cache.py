@@ -87,3 +87,20 @@ def test_corrupt_cache_and_bad_rows(tmp_path):
         cache.put("k", [1, 2])
     with pytest.raises(ValueError):
         cache.put("", {"a": 1})
+
+
+def test_time_records_merge_and_a_cached_full_rerun_never_lowers_a_full_time(tmp_path):
+    from detdesign.timings import load_timings, record_times, to_markdown
+
+    path = tmp_path / "timings.csv"
+    row = {"notebook": "01_x", "profile": "full", "seconds": 400.0, "measured": "d", "machine": "m", "note": ""}
+    record_times([row, {**row, "profile": "quick", "seconds": 20.0}], path)
+    record_times([{**row, "seconds": 15.0}], path)  # a rerun on filled caches
+    df = load_timings(path)
+    assert df.set_index("profile").loc["full", "seconds"] == 400.0 and len(df) == 2
+    record_times([{**row, "seconds": 390.0}], path, fresh=True)
+    assert load_timings(path).set_index("profile").loc["full", "seconds"] == 390.0
+    with pytest.raises(ValueError, match="needs exactly"):
+        record_times([{"notebook": "x"}], path)
+    md = to_markdown(load_timings(path))
+    assert "| 01_x | 20 s | 6.5 min |" in md and "| total | 20 s | 6.5 min |" in md

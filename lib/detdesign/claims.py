@@ -194,14 +194,17 @@ def to_markdown(df: pd.DataFrame) -> str:
     return "\n".join([head, *rows])
 
 
+def replace_between(text: str, start: str, end: str, body: str, where: str = "README") -> str:
+    """``text`` with everything between the markers ``start`` and ``end`` replaced by ``body``."""
+    if start not in text or end not in text or text.index(start) > text.index(end):
+        raise ValueError(f"{where} needs the markers {start} and {end} (in that order)")
+    before, rest = text.split(start, 1)
+    return f"{before}{start}\n{body}\n{end}{rest.split(end, 1)[1]}"
+
+
 def render_readme(readme: str | os.PathLike, folder: str | os.PathLike) -> str:
     """Replace the claims table between the README markers with the rows under ``folder``."""
     path = Path(readme)
-    text = path.read_text()
-    if START not in text or END not in text or text.index(START) > text.index(END):
-        raise ValueError(f"{path} needs the markers {START} and {END} (in that order) around the claims table")
-    before, rest = text.split(START, 1)
-    after = rest.split(END, 1)[1]
-    new = f"{before}{START}\n{to_markdown(load_all(folder))}\n{END}{after}"
+    new = replace_between(path.read_text(), START, END, to_markdown(load_all(folder)), str(path))
     path.write_text(new)
     return new

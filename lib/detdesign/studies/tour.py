@@ -48,3 +48,38 @@ def claims(nb201: pd.DataFrame, means: tuple[float, float, float], n_images: int
               "/".join(f"{m:.4f}" for m in means) + f" over {n_images} train images",
               "yes" if diff < 0.002 else "partly", "re-encoded JPEG copy, not the official pickles"),
     ]
+
+
+CLAIMS = {  # what each notebook tests (one line); the status and times are read from data/, never typed here
+    "00_tour": "where the data comes from; two data facts",
+    "00b_detector": "the detection stack: an FCOS detector trained from scratch on BCCD",
+    "00c_testbed": "the instrument: CIFAR-10 Scenes, convergence, seeds, intervals, training speed",
+    "01_bn_rescaling": "Zen-NAS §3: Φ overflow, BN-rescaling, Zen-Score recovers Φ",
+    "02_proxy_vs_accuracy": "zero-cost proxies vs NAS-Bench-201 accuracy",
+    "03_msep_ablation": "MAE-DET: entropy, the multi-scale prior, the search objective",
+    "04_compound_scaling": "EfficientNet/EfficientDet: compound scaling, BiFPN",
+    "05_dynamicdet": "DynamicDet: two cascaded detectors and a router",
+}
+
+
+def notebook_table(claims_dir=None) -> pd.DataFrame:
+    """Every notebook with what it tests, its published verdicts (counted from ``data/claims``) and its measured
+    quick and full times (``data/timings.csv``, :mod:`detdesign.timings`)."""
+    from detdesign.claims import load_all
+    from detdesign.outputs import outputs
+    from detdesign.timings import notebook_names, time_table
+
+    ledger = load_all(claims_dir if claims_dir is not None else outputs("full").claims)
+    times = time_table()
+    unknown = [nb for nb in notebook_names() if nb not in CLAIMS]
+    if unknown:
+        raise ValueError(f"notebooks {unknown} have no line in detdesign.studies.tour.CLAIMS; add what each tests")
+    rows = []
+    for nb in notebook_names():
+        verdicts = ledger.loc[ledger["notebook"] == nb, "holds"].value_counts()
+        status = ", ".join(f"{n} {v}" for v, n in verdicts.items()) if len(verdicts) else "no published claims"
+        rows.append({"notebook": nb, "tests": CLAIMS.get(nb, ""), "published verdicts": status,
+                     "quick": times.loc[nb, "quick"], "full": times.loc[nb, "full"]})
+    rows.append({"notebook": "total", "tests": "", "published verdicts": "", "quick": times.loc["total", "quick"],
+                 "full": times.loc["total", "full"]})
+    return pd.DataFrame(rows)
