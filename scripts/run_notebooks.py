@@ -74,7 +74,7 @@ def main() -> int:
     ap.add_argument("--notebooks", type=Path, default=ROOT / "notebooks", help="folder of the notebooks to run")
     ap.add_argument("--runs", type=Path, default=ROOT / "runs", help="folder for non-full outputs and timings")
     ap.add_argument("--record-times", action="store_true",
-                    help="write this run's times into data/timings.csv (only on a quiet machine; see detdesign.timings)")
+                    help="write this run's times into data/timings.csv (quiet machine only; see detdesign.timings)")
     ap.add_argument("--fresh", action="store_true",
                     help="with --record-times: the full caches were empty, so a lower full time may replace one")
     ap.add_argument("--no-cell-bar", dest="cell_bar", action="store_false",
