@@ -16,7 +16,7 @@ import seaborn as sns
 
 from detdesign.arch import ZenNet
 from detdesign.arch.structures import sweep_structure
-from detdesign.claims import Claim, interval, timing_outcome
+from detdesign.claims import Claim, Precondition, interval, timing_outcome
 from detdesign.detection import RESNET18_LIKE, DetectorConfig, TrainConfig
 from detdesign.detection.backbone import Backbone
 from detdesign.detection.experiment import DetectorJob, train_population
@@ -193,16 +193,21 @@ def claims(corr: pd.DataFrame, diff: tuple, ablation: pd.DataFrame, train_s, sco
     def verdict(point, low):
         return "yes" if low > 0 else ("partly" if point > 0 else "no")
 
+    enough = (Precondition.check("backbones compared (a rank correlation needs >= 8)", k, ">=", 8, "{:.0f}"),)
+    learned = (Precondition.check("every ablation detector learned (lowest test AP)", ab.min(), ">=", 0.05,
+                                  "{:.3f}"),)
+
     return [
         Claim("03-msep-corr", "MAE-DET", "detection mAP and multi-scale entropy are positively correlated",
               f"Kendall tau(MSEP, test AP) = {tau:.2f} [{lo:.2f}, {hi:.2f}] over {k} backbones at equal MACs",
-              verdict(tau, lo), "BCCD, short from-scratch schedule"),
+              verdict(tau, lo), "BCCD, short from-scratch schedule", preconditions=enough),
         Claim("03-msep-vs-single", "MAE-DET", "single-scale entropy represents mAP worse than multi-scale",
               f"tau(MSEP) - tau(single) = {d:+.2f} [{dlo:+.2f}, {dhi:+.2f}]", verdict(d, dlo),
-              "paired bootstrap over backbones"),
+              "paired bootstrap over backbones", preconditions=enough),
         Claim("03-msep-vs-resnet", "MAE-DET", "+2.0 COCO AP over ResNet-50 at the same FLOPs",
               f"best MSEP winner AP {best_msep:.3f} vs ResNet-18-like {base:.3f} ({best_msep - base:+.3f})",
-              "yes" if best_msep > base else "no", "one seed per detector; COCO ablation numbers [UNVERIFIED]"),
+              "yes" if best_msep > base else "no", "one seed per detector; COCO ablation numbers [UNVERIFIED]",
+              preconditions=learned),
         search_cost_claim(train_s, score_s),
     ]
 
