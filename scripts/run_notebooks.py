@@ -66,6 +66,23 @@ class ProgressEcho(threading.Thread):
                 print(f"{self.prefix} {last}", flush=True)
 
 
+def print_ledger(profile: str, runs: Path) -> None:
+    """What this run measured: its own ledger (not the published one), one line per claim."""
+    from detdesign.claims import load_all
+    from detdesign.outputs import outputs
+
+    folder = outputs(profile).claims
+    ledger = load_all(folder)
+    if ledger.empty:
+        return
+    print(f"[{profile}] this run's ledger ({folder}):")
+    for r in ledger.itertuples():
+        measured = r.we_measured if len(r.we_measured) <= 70 else r.we_measured[:67] + "..."
+        print(f"  {r.claim_id:<24} {r.holds:<13} {measured}")
+    counts = ledger["holds"].value_counts()
+    print(f"[{profile}] verdicts: " + ", ".join(f"{n} {v}" for v, n in counts.items()))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--profile", default=os.environ.get("DETDESIGN_PROFILE", "quick"), choices=profile_names(),
@@ -116,6 +133,7 @@ def main() -> int:
         csv.writer(fh).writerows([("notebook", "seconds"), *[(n, f"{t:.1f}") for n, t in times],
                                   ("total", f"{total:.1f}")])
     print(f"[{args.profile}] all notebooks: {total:.1f} s (see {timing_file})")
+    print_ledger(args.profile, args.runs)
     if args.record_times:
         import datetime
         import platform
