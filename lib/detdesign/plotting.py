@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import matplotlib.lines
 import matplotlib.patches
 import matplotlib.pyplot as plt
 import seaborn as sns
@@ -65,13 +66,17 @@ def image_grid(images, labels, class_names, ncols: int = 10, title: str | None =
 def detection_grid(samples, class_names, ncols: int = 3, title: str | None = None, pred=None) -> plt.Figure:
     """Images (uint8 CHW tensors) with their boxes drawn by ``torchvision.utils.draw_bounding_boxes``.
 
-    ``samples`` is a list of ``(image, target)`` pairs as a detection dataset returns them; ``pred``
-    (optional) a list of prediction dicts drawn in white over the ground truth.
+    ``samples`` is a list of ``(image, target)`` pairs as a detection dataset returns them: ground-truth boxes are
+    drawn thin in their class colour. ``pred`` (optional) is a list of prediction dicts (``boxes``, ``labels``,
+    ``scores``): each detection is drawn thick in its class colour over a white outline, labelled with its class
+    and score, so detections stay visible over the image and distinguishable from the ground truth.
     """
+    from matplotlib import font_manager
     from torchvision.utils import draw_bounding_boxes
 
     colors = sns.color_palette(PALETTE, len(class_names))
     hexes = [matplotlib.colors.to_hex(col) for col in colors]
+    font = font_manager.findfont("DejaVu Sans")
     n = len(samples)
     nrows = (n + ncols - 1) // ncols
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.4 * nrows), squeeze=False)
@@ -79,13 +84,24 @@ def detection_grid(samples, class_names, ncols: int = 3, title: str | None = Non
         ax.axis("off")
     for i, (ax, (img, tgt)) in enumerate(zip(axes.flat, samples)):
         labels = [int(v) for v in tgt["labels"]]
-        drawn = draw_bounding_boxes(img, tgt["boxes"], colors=[hexes[v] for v in labels], width=3)
+        drawn = draw_bounding_boxes(img, tgt["boxes"], colors=[hexes[v] for v in labels], width=1)
+        found = ""
         if pred is not None:
-            drawn = draw_bounding_boxes(drawn, pred[i]["boxes"], colors="white", width=1)
+            p = pred[i]
+            plabels = [int(v) for v in p["labels"]]
+            text = [f"{class_names[k]} {float(sc):.2f}" for k, sc in zip(plabels, p["scores"])]
+            drawn = draw_bounding_boxes(drawn, p["boxes"], colors="white", width=5)
+            drawn = draw_bounding_boxes(drawn, p["boxes"], labels=text, colors=[hexes[k] for k in plabels], width=3,
+                                        font=font, font_size=max(10, img.shape[-1] // 40), label_colors="black",
+                                        fill_labels=True)
+            found = f", {len(plabels)} detected"
         ax.imshow(drawn.permute(1, 2, 0).numpy())
-        ax.set_title(f"image {tgt['image_id']}: {len(labels)} boxes", fontsize=9)
+        ax.set_title(f"image {tgt['image_id']}: {len(labels)} true boxes{found}", fontsize=9)
     handles = [matplotlib.patches.Patch(color=colors[k], label=name) for k, name in enumerate(class_names)]
-    fig.legend(handles=handles, loc="lower center", ncol=len(class_names), frameon=False)
+    if pred is not None:
+        handles.append(matplotlib.lines.Line2D([], [], color="grey", lw=1, label="thin: ground truth"))
+        handles.append(matplotlib.lines.Line2D([], [], color="grey", lw=3, label="thick + label: detection, score"))
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
     if title:
         fig.suptitle(title)
     return fig
