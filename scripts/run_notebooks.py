@@ -105,6 +105,11 @@ def main() -> int:
     log.parent.mkdir(parents=True, exist_ok=True)
     os.environ.update(DETDESIGN_PROFILE=args.profile, DETDESIGN_PROGRESS="0", DETDESIGN_PROGRESS_LOG=str(log),
                       DETDESIGN_WIDGETS="0")  # sliders draw one static figure in stored notebooks
+    from detdesign.outputs import output_home
+
+    # kernels run in the notebooks' folder: give them the runner's output home so every output of this run (and
+    # the ledger printed at the end) lands where the user started it
+    os.environ.setdefault("DETDESIGN_HOME", str(output_home()))
     os.environ.pop("MPLBACKEND", None)  # the kernel must use the inline backend so figures are stored
     out_dir = args.notebooks if args.profile == "full" else args.runs / args.profile / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -306,3 +306,26 @@ def test_a_tampered_nb201_download_installs_nothing(root, tmp_path, monkeypatch)
         download_wanted()
     with pytest.raises(TypeError, match="download must be"):
         download_wanted("yes")
+
+
+def test_a_user_outside_the_checkout_runs_notebook_01_without_any_data(tmp_path):
+    """A fresh user: no data root with datasets, no DETDESIGN_HOME, working in their own folder. Notebook 01 needs
+    no dataset; its outputs go to ./detdesign-runs in that folder, never into the installed checkout."""
+    work = tmp_path / "analysis"
+    nbs = work / "notebooks"
+    nbs.mkdir(parents=True)
+    (nbs / "01_bn_rescaling.ipynb").write_bytes((REPO / "notebooks" / "01_bn_rescaling.ipynb").read_bytes())
+    (tmp_path / "empty").mkdir()
+    published = REPO / "runs" / "smoke" / "claims" / "01_bn_rescaling.csv"
+    stamp = published.stat().st_mtime if published.exists() else None
+    env = {k: v for k, v in os.environ.items() if k != "DETDESIGN_HOME"}
+    env.update(DETDESIGN_DATA=str(tmp_path / "empty"), DETDESIGN_CACHE=str(tmp_path / "cache"))
+    proc = subprocess.run([sys.executable, str(RUNNER), "--profile", "smoke", "--only", "01", "--no-cell-bar",
+                           "--notebooks", str(nbs), "--runs", str(work / "runs")], cwd=work, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    outputs = work / "detdesign-runs" / "runs" / "smoke"  # where the user started the run
+    assert (outputs / "claims" / "01_bn_rescaling.csv").is_file() and list((outputs / "figures").glob("01_*.png"))
+    assert (work / "runs" / "smoke" / "notebooks" / "01_bn_rescaling.ipynb").is_file()
+    assert (published.stat().st_mtime if published.exists() else None) == stamp
+    assert "this run's ledger" in proc.stdout and "01-overflow" in proc.stdout
