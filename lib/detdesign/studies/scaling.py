@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import pandas as pd
 import torch
 import torchvision
@@ -91,9 +92,14 @@ def scaling_figure(df: pd.DataFrame):
     for axis in ("width", "depth", "resolution", "compound"):
         sub = pd.concat([base, df[df.axis == axis]]).sort_values("macs")
         ax.plot(sub["macs"] / 1e6, 100 * sub["acc"], marker="o", label=axis)
-    ax.set(xscale="log", xlabel="MACs per image (M, log)", ylabel="CIFAR-10 test accuracy (%)",
+    ax.set(xscale="log", xlabel="MACs per image (millions, log scale)", ylabel="CIFAR-10 test accuracy (%)",
            title="Scaling one dimension vs compound scaling")
-    ax.legend()
+    ticks = sorted({float(m) for m in df["macs"] / 1e6})
+    ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:.3g}"))
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    ax.tick_params(axis="x", labelrotation=45, labelsize=8)
+    ax.legend(title="scaled dimension", fontsize=8, title_fontsize=8)
     return fig
 
 
