@@ -118,3 +118,21 @@ def test_rank_statistics_on_constructed_data():
     assert lo < 0 < hi
     assert top_precision(df, "good", "c10_test") == 1.0
     assert top_precision(df, "bad", "c10_test") == 0.0
+
+
+def test_suite_zero_proxies_agree_with_naslibs_precomputed_values():
+    """l2_norm and epe_nas (NAS-Bench-Suite-Zero's additions) rank 12 NASLib cells as NASLib's stored values do,
+    and MeCo (forward only) is registered; real CIFAR-10 batch of 64, seed 42, as NASLib scores."""
+    from scipy.stats import spearmanr
+
+    from detdesign.data.cifar import cifar_batch
+
+    torch.set_num_threads(1)
+    cells = load_naslib_zc("cifar10")
+    cells = cells[~cells["naslib_failed"]].sample(12, random_state=0)
+    data = cifar_batch(64, seed=42)
+    ours = {n: [compute(n, NB201Net(a, num_classes=10), resolution=32, batch_size=64, seed=42, data=data).value
+                for a in cells["arch"]] for n in ("l2_norm", "epe_nas")}
+    assert spearmanr(ours["l2_norm"], cells["l2_norm"]).statistic > 0.9
+    assert spearmanr(ours["epe_nas"], cells["epe_nas"]).statistic > 0.6
+    assert {"l2_norm", "epe_nas", "meco"} <= set(ALL)

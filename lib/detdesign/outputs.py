@@ -49,6 +49,14 @@ def repo_root() -> Path:
     return Path.cwd().resolve()
 
 
+def package_checkout() -> Path | None:
+    """The checkout this package is installed from (editable install), else the one containing cwd, else None."""
+    for start in (Path(__file__).resolve().parent, Path.cwd().resolve()):
+        if (found := _checkout_above(start)) is not None:
+            return found
+    return None
+
+
 def output_home() -> Path:
     """Where runs write: ``$DETDESIGN_HOME``, else the checkout containing cwd, else ``./detdesign-runs``."""
     env = os.environ.get(HOME_ENV)

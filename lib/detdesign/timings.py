@@ -18,14 +18,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from detdesign.outputs import repo_root
+from detdesign.outputs import package_checkout, repo_root
 
 COLUMNS = ("notebook", "profile", "seconds", "measured", "machine", "note")
 
 
 def timings_path() -> Path:
-    """``data/timings.csv`` of the checkout."""
-    return repo_root() / "data" / "timings.csv"
+    """``data/timings.csv`` of the checkout the package comes from."""
+    return (package_checkout() or repo_root()) / "data" / "timings.csv"
 
 
 def load_timings(path: str | os.PathLike | None = None) -> pd.DataFrame:
@@ -72,7 +72,7 @@ def _fmt(seconds) -> str:
 
 def notebook_names() -> list[str]:
     """Stems of the checkout's numbered notebooks."""
-    return sorted(p.stem for p in (repo_root() / "notebooks").glob("[0-9]*.ipynb"))
+    return sorted(p.stem for p in ((package_checkout() or repo_root()) / "notebooks").glob("[0-9]*.ipynb"))
 
 
 def time_table(df: pd.DataFrame | None = None, profiles=("quick", "full")) -> pd.DataFrame:

@@ -1,7 +1,8 @@
 """The data root: where datasets are looked up, and where decoded copies are cached.
 
 Resolution order for the data root: the ``root`` argument > ``$DETDESIGN_DATA`` > ``../shared/datasets``
-beside the repository (the verified offline copies of this project's machines) > ``~/.cache/detdesign``.
+beside the checkout the package is installed from (the verified offline copies of this project's machines) >
+``~/.cache/detdesign``.
 Decoded arrays (e.g. CIFAR-10 as uint8) are cached under ``$DETDESIGN_CACHE`` or ``~/.cache/detdesign``,
 because the data root may be read-only.
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from detdesign.outputs import repo_root
+from detdesign.outputs import package_checkout
 
 DATA_ENV = "DETDESIGN_DATA"
 CACHE_ENV = "DETDESIGN_CACHE"
@@ -52,8 +53,9 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
     env = os.environ.get(DATA_ENV)
     if env:
         return Path(env).expanduser().resolve()
-    shared = repo_root().parent / "shared" / "datasets"
-    if shared.is_dir():
+    checkout = package_checkout()
+    shared = checkout.parent / "shared" / "datasets" if checkout is not None else None
+    if shared is not None and shared.is_dir():
         return shared.resolve()
     return (Path.home() / ".cache" / "detdesign").resolve()
 

@@ -30,15 +30,21 @@ TARGETS = {"c10_test": "CIFAR-10 (200 ep)", "c100_test": "CIFAR-100 (200 ep)",
 PAPER_C10 = {"grad_norm": 0.594, "snip": 0.596, "grasp": 0.514, "fisher": 0.360, "synflow": 0.737,
              "jacob_cov": 0.731}  # Abdelfattah et al. ICLR 2021, Table 1, |Spearman|, all 15,625 cells
 NASLIB_NAMES = {"params": "params", "flops": "flops", "grad_norm": "grad_norm", "snip": "snip",
-                "grasp": "grasp", "fisher": "fisher", "synflow": "synflow", "jacob_cov": "jacov"}
+                "grasp": "grasp", "fisher": "fisher", "synflow": "synflow", "jacob_cov": "jacov",
+                "l2_norm": "l2_norm", "epe_nas": "epe_nas"}
 
 
-def score_cell(arch: str, data, proxies=PROXIES, seed: int = 42) -> dict:
-    """All ``proxies`` on the NB201 network of ``arch`` (values and seconds per proxy)."""
+def score_cell(item, data, proxies=PROXIES, seed: int = 42) -> dict:
+    """All ``proxies`` on the NB201 network of a cell (values and seconds per proxy). ``item`` is the cell's
+    string, or ``(arch, stored)`` with a row stored by an earlier run: only the proxies it lacks are scored
+    (each proxy is seeded on its own, so a value does not depend on which others were scored with it)."""
+    arch, stored = item if isinstance(item, tuple) else (item, None)
+    row = {"arch": arch, **(stored or {})}
     net = NB201Net(arch, num_classes=10)
-    row = {"arch": arch}
     x, _ = data
     for name in proxies:
+        if name in row and f"{name}_s" in row:
+            continue
         res = compute(name, net, resolution=x.shape[-1], batch_size=len(x), seed=seed, data=data)
         row[name], row[f"{name}_s"] = res.value, res.seconds
     return row
@@ -46,11 +52,23 @@ def score_cell(arch: str, data, proxies=PROXIES, seed: int = 42) -> dict:
 
 def score_cells(run, archs, data, proxies=PROXIES, seed: int = 42) -> pd.DataFrame:
     """:func:`score_cell` for every cell through ``run.map`` (one job per cell), cached in the run's
-    ``02_proxy_vs_accuracy`` cache under ``arch|s<seed>|b<batch>`` (resumable, any executor)."""
-    fields = ("arch", *proxies, *(f"{p}_s" for p in proxies))  # a row scored before a proxy existed is redone
+    ``02_proxy_vs_accuracy`` cache under ``arch|s<seed>|b<batch>`` (resumable, any executor). A cell stored
+    before a proxy was registered keeps its values and is scored on the new proxies only."""
+    fields = ("arch", *proxies, *(f"{p}_s" for p in proxies))
     cache = run.cache("02_proxy_vs_accuracy", fields=fields)
-    rows = run.map(score_cell, archs, key=lambda a: f"{a}|s{seed}|b{len(data[1])}", cache=cache,
-                   shared={"data": data, "proxies": tuple(proxies), "seed": seed}, desc="NB201 cells")
+    raw = run.cache("02_proxy_vs_accuracy")  # the same file read without the field check: partial rows
+
+    def key(arch: str) -> str:
+        return f"{arch}|s{seed}|b{len(data[1])}"
+
+    shared = {"data": data, "proxies": tuple(proxies), "seed": seed}
+    partial = [(a, row) for a in dict.fromkeys(archs) if (row := raw.get(key(a))) is not None
+               and not all(f in row for f in fields)]
+    if partial:  # extend old rows with the new proxies first, so the cached map below finds every row complete
+        for (arch, _), row in zip(partial, run.map(score_cell, partial, shared=shared, desc="new proxies")):
+            raw.put(key(arch), row)
+        cache = run.cache("02_proxy_vs_accuracy", fields=fields)
+    rows = run.map(score_cell, archs, key=key, cache=cache, shared=shared, desc="NB201 cells")
     return pd.DataFrame(rows)
 
 
