@@ -157,7 +157,8 @@ def run_map(fn: Callable, items: Iterable, *, cfg: ExecutorConfig, pool: Pool | 
 
 def _dask_map(fn, todo: dict, cfg: ExecutorConfig, pool: Pool, shared: dict, store, retries: int = 3) -> None:
     """Submit every job, store results as they complete; a job whose worker died (the future is cancelled or
-    the scheduler gives up on it) is resubmitted up to ``retries`` times, so a lost worker costs only its jobs."""
+    the scheduler gives up on it) is resubmitted up to ``retries`` times, so a lost worker costs only its jobs;
+    shared data lost with it ("lost dependencies") is scattered again first."""
     from dask.distributed import as_completed
 
     client = pool.get(cfg)
@@ -180,6 +181,8 @@ def _dask_map(fn, todo: dict, cfg: ExecutorConfig, pool: Pool, shared: dict, sto
                 if not lost or tries[k] >= retries:
                     raise
                 tries[k] += 1
+                if any(f.status != "finished" for f in remote.values()):  # the shared data died with the worker
+                    remote.update({name: client.scatter(value, broadcast=True) for name, value in shared.items()})
                 new = submit(todo[k])
                 futures[new] = k
                 ac.add(new)

@@ -24,14 +24,18 @@ from detdesign.data.nb201 import sample_cells  # noqa: F401  (notebook 02 calls 
 from detdesign.proxies import compute, list_proxies
 from detdesign.stats import bootstrap_ci, correlation_table, top_precision  # noqa: F401  (called by notebook 02)
 
-PROXIES = tuple(list_proxies(networks="any"))  # every registered proxy that runs on an NB201 network
+# Registered after the published full run of notebook 02; they join its population when 02 is redone on the
+# anchors' protocols (uniform sample, Suite-Zero comparison): scoring them on the 1,188 cached cells takes about
+# an hour here. Until then the published notebook and this list agree.
+NOT_YET_IN_02 = ("epe_nas", "l2_norm", "meco")
+PROXIES = tuple(p for p in list_proxies(networks="any") if p not in NOT_YET_IN_02)  # registry-derived
 TARGETS = {"c10_test": "CIFAR-10 (200 ep)", "c100_test": "CIFAR-100 (200 ep)",
            "in16_test": "ImageNet16-120 (200 ep)", "c10_test_12": "CIFAR-10 (12 ep)"}
 PAPER_C10 = {"grad_norm": 0.594, "snip": 0.596, "grasp": 0.514, "fisher": 0.360, "synflow": 0.737,
              "jacob_cov": 0.731}  # Abdelfattah et al. ICLR 2021, Table 1, |Spearman|, all 15,625 cells
 NASLIB_NAMES = {"params": "params", "flops": "flops", "grad_norm": "grad_norm", "snip": "snip",
                 "grasp": "grasp", "fisher": "fisher", "synflow": "synflow", "jacob_cov": "jacov",
-                "l2_norm": "l2_norm", "epe_nas": "epe_nas"}
+                "l2_norm": "l2_norm", "epe_nas": "epe_nas"}  # pairs whose proxy is not scored are skipped
 
 
 def score_cell(item, data, proxies=PROXIES, seed: int = 42) -> dict:
@@ -82,6 +86,8 @@ def naslib_agreement(ours: pd.DataFrame, naslib: pd.DataFrame) -> pd.DataFrame:
     joined = ours.merge(naslib[~naslib["naslib_failed"]], on="arch", suffixes=("", "_naslib"))
     rows = []
     for ours_name, theirs in NASLIB_NAMES.items():
+        if ours_name not in ours.columns:
+            continue
         col = theirs if theirs not in ours.columns else f"{theirs}_naslib"
         sub = joined[[ours_name, col]].replace([np.inf, -np.inf], np.nan).dropna()
         rows.append({"proxy": ours_name, "n": len(sub),
