@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from detdesign.proxies.init import batch, initialise
+from detdesign.proxies.init import batch, forward_with_hooks, initialise, input_jacobians
 from detdesign.proxies.registry import register
 
 
@@ -24,9 +24,7 @@ def jacob_cov(net, *, resolution, batch_size, generator, data=None, init="defaul
     initialise(net, generator, init)
     net.train()
     x, _ = batch(net, data, resolution, batch_size, generator)
-    x = x.clone().requires_grad_(True)
-    (jac,) = torch.autograd.grad(net(x).sum(), x)
-    corr = torch.corrcoef(jac.flatten(1).double())  # [B, B]
+    corr = torch.corrcoef(input_jacobians(net, x))  # [B, B]
     if not torch.isfinite(corr).all():
         return float("nan")
     lam = torch.linalg.eigvalsh(corr)
@@ -50,11 +48,5 @@ def naswot(net, *, resolution, batch_size, generator, data=None, init="default")
     relus = [m for m in net.modules() if isinstance(m, nn.ReLU)]
     if not relus:
         raise TypeError("naswot needs nn.ReLU modules to read activation codes from")
-    handles = [m.register_forward_hook(hook) for m in relus]
-    try:
-        with torch.no_grad():
-            net(x)
-    finally:
-        for h in handles:
-            h.remove()
+    forward_with_hooks(net, relus, hook, x)
     return float(torch.linalg.slogdet(kernel).logabsdet)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from detdesign.proxies.init import batch, initialise
+from detdesign.proxies.init import batch, initialise, input_jacobians
 from detdesign.proxies.registry import register
 
 EPS = 1e-5
@@ -25,9 +25,7 @@ def epe_nas(net, *, resolution, batch_size, generator, data=None, init="default"
     initialise(net, generator, init)
     net.train()
     x, y = batch(net, data, resolution, batch_size, generator)
-    x = x.clone().requires_grad_(True)
-    (jac,) = torch.autograd.grad(net(x).sum(), x)
-    jac = jac.flatten(1).double()  # [B, 3 H W]
+    jac = input_jacobians(net, x)  # [B, 3 H W]
     score = 0.0
     for c in torch.unique(y):
         rows = jac[y == c]

@@ -90,3 +90,22 @@ def batch(net: nn.Module, data, resolution: int, batch_size: int, generator: tor
 def weight_layers(net: nn.Module) -> list[nn.Module]:
     """The layers the pruning-based proxies score: every Conv2d and Linear."""
     return [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+
+
+def input_jacobians(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Per-sample input gradients of the summed output, ``d sum(f(x)) / dx`` flattened to [B, 3 H W] (double):
+    the Jacobian rows ``jacob_cov`` and ``epe_nas`` correlate."""
+    x = x.clone().requires_grad_(True)
+    (jac,) = torch.autograd.grad(net(x).sum(), x)
+    return jac.flatten(1).double()
+
+
+def forward_with_hooks(net: nn.Module, modules, hook, x: torch.Tensor) -> None:
+    """One no-grad forward pass of ``x`` with ``hook`` registered as a forward hook on ``modules`` (removed after)."""
+    handles = [m.register_forward_hook(hook) for m in modules]
+    try:
+        with torch.no_grad():
+            net(x)
+    finally:
+        for h in handles:
+            h.remove()

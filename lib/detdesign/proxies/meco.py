@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from detdesign.proxies.init import batch, initialise
+from detdesign.proxies.init import batch, forward_with_hooks, initialise
 from detdesign.proxies.registry import register
 
 
@@ -41,11 +41,5 @@ def meco(net, *, resolution, batch_size, generator, data=None, init="default") -
             if v is not None:
                 values.append(v)
 
-    handles = [m.register_forward_hook(hook) for m in net.modules()]
-    try:
-        with torch.no_grad():
-            net(x)
-    finally:
-        for h in handles:
-            h.remove()
+    forward_with_hooks(net, list(net.modules()), hook, x)
     return float(sum(values))
