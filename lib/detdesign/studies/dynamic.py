@@ -4,14 +4,18 @@ router against random and oracle routing with intervals, thresholds, and the BCC
 Data, stage-1 schedule and seeds are those of the testbed (``00c``): detector 1 is then directly comparable with
 the standalone reference detector trained identically (read from the ``00c_testbed`` cache). Stage 1 of every
 run goes through ``run.map`` (a population, cached in ``05_dynamic``); each analysis loads the finished
-checkpoint in the notebook process.
+checkpoint in the notebook process and is cached too (``05_analysis``, one row per run keyed by the stage-1 job,
+the stage-2 sizes and the seed), so a rerun redraws every figure in seconds. The cached row includes the measured
+batch-1 latencies: a rerun shows the timing of the run that computed it (delete the row to time again).
 """
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from detdesign.detection import DetectorConfig, fit
@@ -42,6 +46,10 @@ PAPER = pd.DataFrame([
     {"easy/hard": "10/90", "GFLOPs": 174.0, "FPS": 85, "AP_val": 53.3, "AP_test": 53.8},
     {"easy/hard": "0/100", "GFLOPs": 181.7, "FPS": 83, "AP_val": 53.5, "AP_test": 53.9},
 ])
+ANALYSIS_FIELDS = ("static", "curve", "boot", "diag", "router_history", "router_delta", "router_best_epoch",
+                   "router_holdout_rho", "thresholds", "hardness", "scores", "lat1_ms", "lat2_ms")
+ANALYSIS_VERSION = 1  # bump when analyse() changes what it measures
+SCORE_BINS = 40  # histogram bins of the detection scores over [0, 1]
 STAGE1_FIELDS = ("train_seconds", "final_l1", "final_l2", "curve", "val_AP", "val_gain", "converged")
 
 
@@ -119,11 +127,45 @@ class Analysis:
     router: object  # RouterFit
     thresholds: pd.DataFrame
     hardness: pd.DataFrame
-    scores: pd.DataFrame  # detection scores of both detectors on test (calibration)
+    scores: pd.DataFrame  # histogram of the detection scores of both detectors on test (calibration)
     lat: tuple[float, float]
+
+    def to_row(self) -> dict:
+        """A flat JSON row (tables as JSON text) for the result cache."""
+        t = lambda df: df.to_json(orient="split", double_precision=10)  # noqa: E731
+        return {"static": t(self.static), "curve": t(self.curve), "boot": json.dumps(self.boot),
+                "diag": json.dumps(self.diag), "router_history": t(self.router.history),
+                "router_delta": float(self.router.delta), "router_best_epoch": int(self.router.best_epoch),
+                "router_holdout_rho": float(self.router.holdout_rho), "thresholds": t(self.thresholds),
+                "hardness": t(self.hardness), "scores": t(self.scores),
+                "lat1_ms": float(self.lat[0]), "lat2_ms": float(self.lat[1])}
+
+    @classmethod
+    def from_row(cls, name: str, row: dict) -> Analysis:
+        """The inverse of :meth:`to_row`."""
+        from detdesign.dynamic.training import RouterFit
+
+        t = lambda key: pd.read_json(io.StringIO(row[key]), orient="split")  # noqa: E731
+        static = t("static")
+        static.index.name = "model"
+        router = RouterFit(t("router_history"), row["router_delta"], row["router_best_epoch"],
+                           row["router_holdout_rho"])
+        return cls(name, static, t("curve"), json.loads(row["boot"]), json.loads(row["diag"]), router,
+                   t("thresholds"), t("hardness"), t("scores"), (row["lat1_ms"], row["lat2_ms"]))
 
 
 def analyse(run, name: str, job: DynamicJob, splits: dict, S: DynamicSizes, seed: int) -> Analysis:
+    """:func:`measure` one run, through the ``05_analysis`` cache (keyed by the stage-1 job, the stage-2 sizes,
+    the seed and :data:`ANALYSIS_VERSION`). Cached or not, the result is read back from its row, so a first run
+    and a rerun show identical numbers."""
+    key = content_key("dynamic-analysis", job.key(splits), S, seed, len(splits["test"]))
+    cache = run.cache("05_analysis", version=ANALYSIS_VERSION, fields=ANALYSIS_FIELDS)
+    row = cache.get_or_compute(key, lambda: measure(run, name, job, splits, S, seed).to_row(),
+                               fields=ANALYSIS_FIELDS)
+    return Analysis.from_row(name, row)
+
+
+def measure(run, name: str, job: DynamicJob, splits: dict, S: DynamicSizes, seed: int) -> Analysis:
     """Load the finished stage 1, train the router on the router split with held-out early stopping, and
     measure: static detectors, the curve with oracle and random routing, the paired bootstrap at 50% hard,
     the router's rank correlation with the held-out gain, thresholds val -> test, and image hardness."""
@@ -180,8 +222,14 @@ def hardness_table(phi, gain, data) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def score_table(d1, d2) -> pd.DataFrame:
-    """Every detection score of detector 1 and of the cascade on test (long format)."""
-    return pd.concat([pd.DataFrame({"detector": name, "score": [d["score"] for img in dets for d in img]})
-                      for name, dets in (("detector 1", d1), ("cascade", d2))], ignore_index=True)
+def score_table(d1, d2, bins: int = SCORE_BINS) -> pd.DataFrame:
+    """Histogram of every detection score of detector 1 and of the cascade on test: one row per detector and
+    bin (``lo``, ``hi``, ``count``), ``bins`` equal bins over [0, 1]."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    rows = []
+    for name, dets in (("detector 1", d1), ("cascade", d2)):
+        counts, _ = np.histogram([d["score"] for img in dets for d in img], bins=edges)
+        rows += [{"detector": name, "lo": float(lo), "hi": float(hi), "count": int(c)}
+                 for lo, hi, c in zip(edges[:-1], edges[1:], counts)]
+    return pd.DataFrame(rows)
 

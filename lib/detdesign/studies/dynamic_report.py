@@ -58,9 +58,11 @@ def latency_figure(analyses: list[Analysis]):
 def calibration_figure(a: Analysis):
     """Score histograms of detector 1 and the cascade: pooling two calibrations can dip below both ends."""
     fig, ax = plt.subplots(figsize=(6.4, 3.4))
-    bins = np.linspace(0, 1, 41)
-    for name, g in a.scores.groupby("detector"):
-        ax.hist(g["score"], bins=bins, alpha=0.55, density=True, label=f"{name} ({len(g)} detections)")
+    for name, g in a.scores.groupby("detector", sort=False):
+        n = int(g["count"].sum())
+        density = g["count"] / max(n, 1) / (g["hi"] - g["lo"])
+        ax.stairs(density, np.r_[g["lo"].to_numpy(), g["hi"].iloc[-1]], fill=True, alpha=0.55,
+                  label=f"{name} ({n} detections)")
     ax.set(xlabel="detection score", ylabel="density", title=f"Score calibration, {a.name}")
     ax.legend()
     return fig
@@ -78,6 +80,48 @@ def hardness_figure(a: Analysis):
         ax.set(xlabel=label, title=f"Spearman rho = {rho:+.2f}")
     axes[0].set_ylabel("router difficulty phi")
     fig.suptitle(f"Which images does the router call hard? ({a.name})")
+    fig.tight_layout()
+    return fig
+
+
+def tiles_figure(a: Analysis, test, class_names, per_row: int = 4):
+    """The ``per_row`` test images the router calls easiest (top row) and hardest (bottom row), ground-truth
+    boxes drawn, each titled with its difficulty phi (3 significant digits: a router trained on held-out losses
+    does not saturate at 0 / 1), its true gain L1 - L2 and its object count."""
+    from detdesign import plotting
+
+    order = a.hardness["phi"].sort_values(kind="stable").index
+    picks = list(order[:per_row]) + list(order[-per_row:])
+    fig = plotting.detection_grid([(test.images[i], test.targets[i]) for i in picks], class_names, ncols=per_row,
+                                  title=f"Easiest (top) and hardest (bottom) test images by the router ({a.name})")
+    for ax, i in zip(fig.axes, picks):
+        h = a.hardness.loc[i]
+        n = int(h.objects)
+        ax.set_title(f"phi = {h.phi:.3g}, gain = {h.gain:+.3g}, {n} object{'' if n == 1 else 's'}", fontsize=9)
+    return fig
+
+
+def explore_figure(analyses: list[Analysis], hard: float):
+    """The slider of notebook 05: at hard fraction ``hard``, test AP of router / random / oracle routing and the
+    expected batch-1 latency lat1 + k (lat2 - lat1) of each run (the curve's nearest measured fraction)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.4), gridspec_kw={"width_ratios": [3, 2]})
+    lines = []
+    for a in analyses:
+        c = a.curve
+        r = c.iloc[(c["hard_fraction"] - hard).abs().argmin()]
+        (ln,) = left.plot(c["hard_fraction"], c["router_AP"], label=f"{a.name}: router")
+        left.plot(c["hard_fraction"], c["oracle_AP"], ls="--", color=ln.get_color(), lw=1)
+        left.plot(c["hard_fraction"], c["random_AP"], ls=":", color=ln.get_color(), lw=1)
+        left.plot([r.hard_fraction], [r.router_AP], "o", ms=9, color=ln.get_color())
+        lines.append(f"{a.name}: AP router {r.router_AP:.3f}, random {r.random_AP:.3f}, oracle {r.oracle_AP:.3f};"
+                     f"\n    expected latency {r.latency_ms:.1f} ms (detector 1 {a.lat[0]:.1f}, cascade {a.lat[1]:.1f})")
+    left.axvline(hard, color="k", lw=0.8)
+    left.set(xlabel="share of test images sent to the cascade", ylabel="test AP",
+             title="router (solid), oracle (dashed), random (dotted)")
+    left.legend(fontsize=8)
+    right.axis("off")
+    right.text(0, 1, f"{round(100 * hard)}% hard\n\n" + "\n".join(lines), va="top", fontsize=8, family="monospace",
+               wrap=True)
     fig.tight_layout()
     return fig
 
