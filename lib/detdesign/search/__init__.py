@@ -6,6 +6,7 @@
 
 from detdesign.search.evolution import Objective, SearchConfig, SearchResult, evolve
 from detdesign.search.space import Budget, Cost, SearchSpace, cost, mutate, sample_allocations
+from detdesign.search.zennas_space import CIFAR_INITIAL, XXBLSpace
 
-__all__ = ["Budget", "Cost", "Objective", "SearchConfig", "SearchResult", "SearchSpace", "cost", "evolve",
+__all__ = ["CIFAR_INITIAL", "XXBLSpace", "Budget", "Cost", "Objective", "SearchConfig", "SearchResult", "SearchSpace", "cost", "evolve",
            "mutate", "sample_allocations"]

@@ -20,7 +20,7 @@ import pandas as pd
 from detdesign.arch import ZenNet
 from detdesign.progress import progress
 from detdesign.proxies import compute, list_proxies
-from detdesign.search.space import Budget, SearchSpace, cost, mutate
+from detdesign.search.space import Budget, SearchSpace, cost
 
 
 @dataclass(frozen=True)
@@ -33,33 +33,38 @@ class Objective:
     repeats: int = 1
     seed: int = 0
     options: tuple[tuple[str, object], ...] = ()
+    no_reslink: bool = False  # score the net without residual links (what the official Zen-NAS search does)
 
     def __post_init__(self):
         if self.proxy not in list_proxies():
             raise ValueError(f"unknown proxy {self.proxy!r}; registered proxies: {', '.join(list_proxies())}")
 
     def __call__(self, structure: str) -> float:
-        net = ZenNet(structure, num_classes=1)
+        net = ZenNet(structure, num_classes=1, no_reslink=self.no_reslink)
         return compute(self.proxy, net, resolution=self.resolution, batch_size=self.batch_size, seed=self.seed,
                        repeats=self.repeats, **dict(self.options)).value
 
 
 @dataclass(frozen=True)
 class SearchConfig:
-    """EA sizes and schedule."""
+    """EA sizes and schedule; ``space`` is any object with ``mutate(structure, rng, coarse, population)``
+    (:class:`~detdesign.search.space.SearchSpace`, :class:`~detdesign.search.zennas_space.XXBLSpace`)."""
 
     population: int = 32
     iterations: int = 500
     coarse_to_fine: bool = False
     coarse_fraction: float = 0.5
     seed: int = 0
-    space: SearchSpace = field(default_factory=SearchSpace)
+    space: object = field(default_factory=SearchSpace)  # SearchSpace, XXBLSpace: anything with .mutate()
 
     def __post_init__(self):
         if self.population < 1 or self.iterations < 0:
             raise ValueError(f"need population >= 1 and iterations >= 0, got {self.population}, {self.iterations}")
         if not 0 <= self.coarse_fraction <= 1:
             raise ValueError(f"coarse_fraction must lie in [0, 1], got {self.coarse_fraction}")
+        if not callable(getattr(self.space, "mutate", None)):
+            raise TypeError(f"space must have a mutate(structure, rng, coarse, population) method, got "
+                            f"{type(self.space).__name__}; use SearchSpace() or XXBLSpace()")
 
 
 @dataclass(frozen=True)
@@ -74,10 +79,10 @@ class SearchResult:
 
 
 def _child(parent: str, rng: random.Random, cfg: SearchConfig, coarse: bool, budget: Budget, seen: set,
-           tries: int = 20) -> str | None:
+           population: int, tries: int = 20) -> str | None:
     for _ in range(tries):
-        child = mutate(parent, rng, cfg.space, coarse)
-        if child not in seen and cost(child, budget.resolution).within(budget):
+        child = cfg.space.mutate(parent, rng, coarse, population=population)
+        if child not in seen and cost(child, budget.resolution, budget.classes).within(budget):
             return child
     return None
 
@@ -85,7 +90,7 @@ def _child(parent: str, rng: random.Random, cfg: SearchConfig, coarse: bool, bud
 def evolve(initial: str, objective: Callable[[str], float], budget: Budget, cfg: SearchConfig,
            desc: str = "search") -> SearchResult:
     """Run the EA (module docstring); ``objective`` maps a structure string to a score (higher = better)."""
-    start_cost = cost(initial, budget.resolution)
+    start_cost = cost(initial, budget.resolution, budget.classes)
     if not start_cost.within(budget):
         raise ValueError(f"the initial structure does not meet the budget ({start_cost} vs {budget}): the "
                          "search cannot start; raise the budget or start from a smaller structure")
@@ -96,7 +101,7 @@ def evolve(initial: str, objective: Callable[[str], float], budget: Budget, cfg:
     for it in range(-(cfg.population - 1), cfg.iterations):
         coarse = not cfg.coarse_to_fine or it < cfg.coarse_fraction * cfg.iterations
         parent = initial if it < 0 else rng.choice(sorted(pop))
-        child = _child(parent, rng, cfg, coarse, budget, seen)
+        child = _child(parent, rng, cfg, coarse, budget, seen, len(pop))
         score = math.nan
         if child is not None:
             seen.add(child)

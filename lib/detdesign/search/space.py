@@ -40,26 +40,36 @@ class SearchSpace:
         if self.blocks_per_child < 1 or self.max_depth < 1:
             raise ValueError("blocks_per_child and max_depth must be >= 1")
 
+    def mutate(self, structure: str, rng: random.Random, coarse: bool = True, population: int | None = None) -> str:
+        """:func:`mutate` in this space (``population`` is not used here; the XXBL space uses it)."""
+        return mutate(structure, rng, self, coarse)
+
 
 @dataclass(frozen=True)
 class Budget:
     """Upper bounds a candidate must meet: backbone MACs at ``resolution``, parameters, conv layers.
 
     ``None`` leaves a bound out. ``layers`` counts the main-path convs (a ``SuperResK1KxK1`` sub-layer = 6,
-    a ``SuperResKxKx`` sub-layer = 2), i.e. the depth a detector's gradient travels.
+    a ``SuperResKxKx`` sub-layer = 2), i.e. the depth a detector's gradient travels; ``sub_layers`` bounds
+    Zen-NAS's own count, the sum of the blocks' ``sub_layers`` fields (its ``max_layers``). ``classes`` > 0
+    adds a classifier (``Linear(last out, classes)``) to the parameters, as Zen-NAS's CIFAR budget counts it.
     """
 
     macs: float | None = None
     params: float | None = None
     layers: int | None = None
     resolution: int = 224
+    sub_layers: int | None = None
+    classes: int = 0
 
     def __post_init__(self):
-        for name in ("macs", "params", "layers"):
+        if self.classes < 0:
+            raise ValueError(f"budget classes must be >= 0 (0 = no classifier counted), got {self.classes}")
+        for name in ("macs", "params", "layers", "sub_layers"):
             v = getattr(self, name)
             if v is not None and v <= 0:
                 raise ValueError(f"budget {name} must be positive (or None for no bound), got {v}")
-        if self.resolution < 32 or self.resolution % 32:
+        if self.resolution < 32 or self.resolution % 32:  # CIFAR's 32 is the smallest
             raise ValueError(f"budget resolution must be a positive multiple of 32, got {self.resolution}")
 
 
@@ -70,15 +80,18 @@ class Cost:
     macs: int
     params: int
     layers: int
+    sub_layers: int = 0
 
     def within(self, budget: Budget) -> bool:
         return ((budget.macs is None or self.macs <= budget.macs)
                 and (budget.params is None or self.params <= budget.params)
-                and (budget.layers is None or self.layers <= budget.layers))
+                and (budget.layers is None or self.layers <= budget.layers)
+                and (budget.sub_layers is None or self.sub_layers <= budget.sub_layers))
 
 
-def cost(structure, resolution: int) -> Cost:
-    """Backbone MACs at ``resolution``, parameters and main-path conv count of a structure."""
+def cost(structure, resolution: int, classes: int = 0) -> Cost:
+    """Backbone MACs at ``resolution``, parameters (+ a ``classes``-way linear classifier when > 0), main-path
+    conv count and the sum of ``sub_layers`` of a structure."""
     blocks = parse_zen(structure) if isinstance(structure, str) else list(structure)
     macs, res, params, layers = 0, resolution, 0, 0
     for b in blocks:
@@ -86,7 +99,9 @@ def cost(structure, resolution: int) -> Cost:
         macs += m
         params += block_params(b)
         layers += sum(len(u.convs) for u in expand(b))
-    return Cost(macs, params, layers)
+    if classes:
+        params += blocks[-1].out_channels * classes + classes
+    return Cost(macs, params, layers, sum(b.sub_layers for b in blocks))
 
 
 def _width(c: int, factor: float, space: SearchSpace) -> int:
