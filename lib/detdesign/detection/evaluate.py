@@ -5,9 +5,14 @@ scale; padding is right/bottom so there is no offset) and scored against the spl
 Works for every detector the library builds: a ``predict`` that returns ``(detections, route)`` (the
 dynamic detector) is read for its detections.
 
-:func:`bootstrap_ap` resamples test *images* with replacement and recomputes COCO AP on each resample, reusing
-pycocotools' per-image matching (``COCOeval.evaluate`` once, ``accumulate`` per resample), so an interval over
-images costs a fraction of a second per resample. Paired: two detectors are resampled with the same images.
+:func:`bootstrap_ap` resamples test *images* with replacement and recomputes COCO AP on each resample. It reuses
+pycocotools' per-image matching (``COCOeval.evaluate`` once) and replaces ``accumulate`` by
+:func:`weighted_ap`, a vectorised re-implementation of its AP path: an image drawn ``w`` times contributes its
+detections and ground truth ``w`` times (a weighted cumulative sum instead of ``w`` copies), which gives the
+same precision array as ``accumulate`` on the resample (bit for bit, tested; detections of different images
+with exactly equal scores are ordered by image index). The same function scores any per-image *mix* of two
+detectors' detections (a DynamicDet routing) without a new evaluation. Paired: two detectors are resampled
+with the same images.
 """
 
 from __future__ import annotations
@@ -87,10 +92,8 @@ def evaluate(model, data: Preprocessed, batch_size: int = 8, device: str = "cpu"
 
 
 def _ap_of_resample(ev: COCOeval, idx: np.ndarray) -> float:
-    """COCO AP (0.5:0.95, all areas, 100 dets) of the image resample ``idx`` (positions in ``ev.params.imgIds``).
-
-    Only the "all areas" block of the per-image matches is accumulated, with the largest ``maxDets`` (what
-    ``evaluate`` matched with), which is all that AP needs."""
+    """Reference for :func:`weighted_ap` (tests only): pycocotools' own ``accumulate`` on the image resample
+    ``idx`` (positions in ``ev.params.imgIds``), "all areas" block, largest ``maxDets``."""
     p = ev.params
     n_img, n_area = len(p.imgIds), len(p.areaRng)
     per_cat = [ev.evalImgs[k * n_area * n_img: k * n_area * n_img + n_img] for k in range(len(p.catIds))]
@@ -112,7 +115,86 @@ def bootstrap_ap(data: Preprocessed, detections: list[list[dict]], n_resamples: 
     ``others`` on the *same* resamples: array [1 + len(others), n_resamples] (paired bootstrap)."""
     if n_resamples < 1:
         raise ValueError(f"n_resamples must be >= 1, got {n_resamples}")
-    evals = [_cocoeval(data, d) for d in (detections, *others)]
+    matches = [ImageMatches.of(data, d) for d in (detections, *others)]
     rng = np.random.default_rng(seed)
-    draws = [rng.integers(0, len(data), len(data)) for _ in range(n_resamples)]
-    return np.array([[_ap_of_resample(ev, i) if ev is not None else 0.0 for i in draws] for ev in evals])
+    counts = [np.bincount(rng.integers(0, len(data), len(data)), minlength=len(data)) for _ in range(n_resamples)]
+    return np.array([[weighted_ap([(m, c)]) for c in counts] for m in matches])
+
+
+class ImageMatches:
+    """pycocotools' per-image matching of one detection set, as arrays per category (area "all", the largest
+    ``maxDets``): detection ``scores``, their image index ``img`` and position ``pos`` in the image, true and
+    false positives ``tp``/``fp`` [T, D] (detections matched to ignored ground truth are neither), and
+    ``npig`` [K, images], the non-ignored ground truth per image. ``None`` for an empty detection set."""
+
+    def __init__(self, ev: COCOeval):
+        p = ev.params
+        n_img, n_area, n_thr = len(p.imgIds), len(p.areaRng), len(p.iouThrs)
+        self.n_images, self.rec_thrs, self.cats = n_img, p.recThrs, []
+        self.npig = np.zeros((len(p.catIds), n_img))
+        for k in range(len(p.catIds)):
+            block = ev.evalImgs[k * n_area * n_img: k * n_area * n_img + n_img]
+            scores, img, pos, tp, fp = [], [], [], [], []
+            for i, e in enumerate(block):
+                if e is None:
+                    continue
+                self.npig[k, i] = np.count_nonzero(e["gtIgnore"] == 0)
+                d = len(e["dtScores"])
+                dtm, dti = e["dtMatches"][:, :d].astype(bool), e["dtIgnore"][:, :d].astype(bool)
+                scores.append(np.asarray(e["dtScores"], dtype=float))
+                img.append(np.full(d, i))
+                pos.append(np.arange(d))
+                tp.append(dtm & ~dti)
+                fp.append(~dtm & ~dti)
+            cat = (np.concatenate(scores), np.concatenate(img), np.concatenate(pos), np.concatenate(tp, axis=1),
+                   np.concatenate(fp, axis=1)) if scores else (np.zeros(0), np.zeros(0, int), np.zeros(0, int),
+                                                               np.zeros((n_thr, 0), bool), np.zeros((n_thr, 0), bool))
+            self.cats.append(cat)
+        self.n_thr = n_thr
+
+    @classmethod
+    def of(cls, data: Preprocessed, detections: list[list[dict]]) -> ImageMatches | None:
+        ev = _cocoeval(data, detections)
+        return None if ev is None else cls(ev)
+
+
+def _precision(score, img, pos, tp, fp, w, npig: float, rec_thrs) -> np.ndarray:
+    """Interpolated precision [T, R] of one category (``accumulate``'s inner loop) with detection weights ``w``."""
+    order = np.lexsort((pos, img, -score))
+    w = w[order]
+    tp_sum = np.cumsum(tp[:, order] * w, axis=1)
+    fp_sum = np.cumsum(fp[:, order] * w, axis=1)
+    rc = tp_sum / npig
+    pr = tp_sum / (fp_sum + tp_sum + np.spacing(1))
+    pr = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]  # the precision envelope
+    q = np.zeros((tp.shape[0], len(rec_thrs)))
+    for t in range(tp.shape[0]):
+        inds = np.searchsorted(rc[t], rec_thrs, side="left")
+        ok = inds < pr.shape[1]
+        q[t, ok] = pr[t, inds[ok]]
+    return q
+
+
+def weighted_ap(parts) -> float:
+    """COCO AP (0.5:0.95, all areas, 100 dets) when image ``i`` contributes, for every ``(matches, weights)`` in
+    ``parts``, ``matches``' detections ``weights[i]`` times (its ground truth counted once per unit of weight
+    summed over the parts). One part with weights = draw counts is a bootstrap resample; two parts with weights
+    ``1 - hard`` and ``hard`` are a routing between two detectors. ``matches`` may be ``None`` (no detections)."""
+    parts = [(m, np.asarray(w, dtype=float)) for m, w in parts]
+    real = [(m, w) for m, w in parts if m is not None]
+    if not real:
+        return 0.0
+    ref = real[0][0]
+    img_w = sum(w for _, w in parts)
+    prec = -np.ones((ref.n_thr, len(ref.rec_thrs), len(ref.cats)))
+    for k in range(len(ref.cats)):
+        npig = float(ref.npig[k] @ img_w)
+        if npig == 0:
+            continue
+        cols = [(m.cats[k], w[m.cats[k][1]]) for m, w in real]
+        score, img, pos, tp, fp = (np.concatenate([c[j] for c, _ in cols], axis=-1) for j in range(5))
+        wd = np.concatenate([x for _, x in cols])
+        keep = wd > 0
+        prec[:, :, k] = _precision(score[keep], img[keep], pos[keep], tp[:, keep], fp[:, keep], wd[keep], npig,
+                                   ref.rec_thrs)
+    return float(np.mean(prec[prec > -1])) if (prec > -1).any() else 0.0
