@@ -84,10 +84,15 @@ def hardness_figure(a: Analysis):
     return fig
 
 
+def _phi_text(phi: float) -> str:
+    """phi with 2 significant digits of its distance to the nearer end, so scores near 0 or 1 stay distinct."""
+    return f"phi = {phi:.2g}" if phi <= 0.5 else f"phi = 1 - {1 - phi:.2g}"
+
+
 def tiles_figure(a: Analysis, test, class_names, per_row: int = 4):
     """The ``per_row`` test images the router calls easiest (top row) and hardest (bottom row), ground-truth
-    boxes drawn, each titled with its difficulty phi (3 significant digits: a router trained on held-out losses
-    does not saturate at 0 / 1), its true gain L1 - L2 and its object count."""
+    boxes drawn, each titled with its difficulty phi (written as ``1 - x`` above 0.5, so scores near 1 stay
+    distinct instead of all printing as 1), its true gain L1 - L2 and its object count."""
     from detdesign import plotting
 
     order = a.hardness["phi"].sort_values(kind="stable").index
@@ -97,7 +102,7 @@ def tiles_figure(a: Analysis, test, class_names, per_row: int = 4):
     for ax, i in zip(fig.axes, picks):
         h = a.hardness.loc[i]
         n = int(h.objects)
-        ax.set_title(f"phi = {h.phi:.3g}, gain = {h.gain:+.3g}, {n} object{'' if n == 1 else 's'}", fontsize=9)
+        ax.set_title(f"{_phi_text(h.phi)}, gain {h.gain:+.3g}, {n} object{'' if n == 1 else 's'}", fontsize=9)
     return fig
 
 
