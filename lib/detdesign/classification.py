@@ -10,13 +10,15 @@ resolution axis does on a fixed dataset). Deterministic on CPU for a seed.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
+import pandas as pd
 import torch
 import torch.nn.functional as F
 
 from detdesign.progress import progress
-from detdesign.training import optimizer_step, warmup_cosine
+from detdesign.training import convergence, optimizer_step, warmup_cosine
 
 
 @dataclass(frozen=True)
@@ -52,8 +54,10 @@ def _resize(x: torch.Tensor, size: int) -> torch.Tensor:
     return x if x.shape[-1] == size else F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
 
 
-def train_classifier(model, x: torch.Tensor, y: torch.Tensor, cfg: ClassifierTrainConfig, desc: str = "train"):
-    """Train ``model`` on normalised images ``x`` [N, 3, 32, 32] and labels ``y``; returns per-epoch losses."""
+def train_classifier(model, x: torch.Tensor, y: torch.Tensor, cfg: ClassifierTrainConfig, desc: str = "train",
+                     on_epoch=None):
+    """Train ``model`` on normalised images ``x`` [N, 3, 32, 32] and labels ``y``; returns per-epoch losses.
+    ``on_epoch(epoch, loss)`` (optional) is called after every epoch, the model back in train mode afterwards."""
     if len(x) == 0 or len(x) != len(y):
         raise ValueError(f"need as many images as labels (> 0), got {len(x)} and {len(y)}")
     g = torch.Generator().manual_seed(cfg.seed)
@@ -79,7 +83,36 @@ def train_classifier(model, x: torch.Tensor, y: torch.Tensor, cfg: ClassifierTra
                 optimizer_step(loss, opt, sched)
                 running += loss.item()
             losses.append(running / per_epoch)
+            if on_epoch is not None:
+                on_epoch(len(losses), losses[-1])
+                model.train()
     return losses
+
+
+@dataclass(frozen=True)
+class ClassifierFit:
+    """What :func:`fit_classifier` returns: per-epoch ``curve`` (epoch, loss, val accuracy ``acc``), its
+    :func:`~detdesign.training.convergence` on ``acc`` and the training wall time (validation excluded)."""
+
+    curve: pd.DataFrame
+    convergence: dict
+    seconds: float
+
+
+def fit_classifier(model, x, y, cfg: ClassifierTrainConfig, val: tuple, desc: str = "train") -> ClassifierFit:
+    """:func:`train_classifier` with the validation accuracy on ``val = (x_val, y_val)`` after every epoch, so a
+    run's convergence is measured (gain of val accuracy over the last quarter of the schedule)."""
+    rows, spent = [], [0.0]
+    t0 = [time.perf_counter()]
+
+    def on_epoch(epoch, loss):
+        spent[0] += time.perf_counter() - t0[0]
+        rows.append({"epoch": epoch, "loss": loss, "acc": accuracy(model, *val, input_size=cfg.input_size)})
+        t0[0] = time.perf_counter()
+
+    train_classifier(model, x, y, cfg, desc=desc, on_epoch=on_epoch)
+    curve = pd.DataFrame(rows)
+    return ClassifierFit(curve, convergence(curve, "acc"), spent[0])
 
 
 @torch.no_grad()

@@ -145,6 +145,31 @@ class TestbedSizes:
     grid_images: int
 
 
+ZEN_OBJECTIVES = ("Zen-NAS", "TE-NAS", "NASWOT", "synflow", "FLOPs", "grad-norm", "random")  # Zen-NAS's table
+
+
+@dataclass(frozen=True)
+class ZenSearchSizes:
+    """Sizes of ``06_zen_nas_search``: one Zen-NAS search per objective, the winners trained on CIFAR-10."""
+
+    objectives: tuple[str, ...]  # labels of detdesign.studies.zen_search.OBJECTIVES
+    population: int  # official 512
+    iterations: int  # official 480,000
+    proxy_batch: int  # official 64
+    params: float  # parameter budget with the classifier (official 1e6)
+    macs: float  # MACs cap at 32 px (not in the paper: keeps CPU training affordable)
+    max_layers: int  # sum of sub_layers (official 18)
+    train_per_class: int
+    val_per_class: int  # validation images per class, from the training split (convergence curves)
+    test_per_class: int | None  # None: the full 10,000-image test set
+    epochs: int
+    batch_size: int
+    lr: float
+    warmup_iters: int
+    seeds: tuple[int, ...]  # training seeds of every winner
+    bootstrap: int  # test-image resamples of the intervals
+
+
 @dataclass(frozen=True)
 class Profile:
     """Everything that differs between ``smoke``, ``quick`` and ``full``.
@@ -163,6 +188,7 @@ class Profile:
     dynamic: DynamicSizes
     scaling: ScalingSizes
     testbed: TestbedSizes
+    zen_search: ZenSearchSizes
 
 
 _PROFILES = {
@@ -189,6 +215,10 @@ _PROFILES = {
         testbed=TestbedSizes(image_size=128, n_train=16, n_val=8, n_test=8, epochs=2, batch_size=4, lr=2e-3,
                              ema=0.9, max_iters_per_epoch=2, seeds=(0,), bccd_epochs=1, bootstrap=20,
                              speed_steps=1, grid_images=2),
+        zen_search=ZenSearchSizes(objectives=ZEN_OBJECTIVES, population=3, iterations=3,
+                                  proxy_batch=4, params=1e6, macs=10e6, max_layers=18, train_per_class=8,
+                                  val_per_class=4, test_per_class=4, epochs=1, batch_size=32, lr=0.1,
+                                  warmup_iters=1, seeds=(0,), bootstrap=20),
     ),
     "quick": Profile(
         name="quick",
@@ -214,6 +244,10 @@ _PROFILES = {
         testbed=TestbedSizes(image_size=256, n_train=160, n_val=80, n_test=120, epochs=2, batch_size=8, lr=2e-3,
                              ema=0.99, max_iters_per_epoch=None, seeds=(0,), bccd_epochs=2, bootstrap=50,
                              speed_steps=2, grid_images=6),
+        zen_search=ZenSearchSizes(objectives=ZEN_OBJECTIVES, population=8, iterations=30,
+                                  proxy_batch=16, params=1e6, macs=10e6, max_layers=18, train_per_class=50,
+                                  val_per_class=20, test_per_class=50, epochs=2, batch_size=64, lr=0.1,
+                                  warmup_iters=10, seeds=(0,), bootstrap=200),
     ),
     "full": Profile(
         name="full",
@@ -241,6 +275,10 @@ _PROFILES = {
         testbed=TestbedSizes(image_size=256, n_train=1000, n_val=300, n_test=1000, epochs=16, batch_size=8,
                              lr=2e-3, ema=0.998, max_iters_per_epoch=None, seeds=(0, 1), bccd_epochs=24,
                              bootstrap=200, speed_steps=6, grid_images=6),
+        zen_search=ZenSearchSizes(objectives=ZEN_OBJECTIVES, population=64, iterations=1000,
+                                  proxy_batch=64, params=1e6, macs=10e6, max_layers=18, train_per_class=1000,
+                                  val_per_class=100, test_per_class=None, epochs=15, batch_size=128, lr=0.1,
+                                  warmup_iters=100, seeds=(0, 1), bootstrap=1000),
     ),
 }
 

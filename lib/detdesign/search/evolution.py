@@ -34,13 +34,14 @@ class Objective:
     seed: int = 0
     options: tuple[tuple[str, object], ...] = ()
     no_reslink: bool = False  # score the net without residual links (what the official Zen-NAS search does)
+    num_classes: int = 1  # classifier outputs; label-based proxies (grad_norm, snip, ...) need >= 2
 
     def __post_init__(self):
         if self.proxy not in list_proxies():
             raise ValueError(f"unknown proxy {self.proxy!r}; registered proxies: {', '.join(list_proxies())}")
 
     def __call__(self, structure: str) -> float:
-        net = ZenNet(structure, num_classes=1, no_reslink=self.no_reslink)
+        net = ZenNet(structure, num_classes=self.num_classes, no_reslink=self.no_reslink)
         return compute(self.proxy, net, resolution=self.resolution, batch_size=self.batch_size, seed=self.seed,
                        repeats=self.repeats, **dict(self.options)).value
 

@@ -59,6 +59,7 @@ CLAIMS = {  # what each notebook tests (one line); the status and times are read
     "03_msep_ablation": "MAE-DET: entropy, the multi-scale prior, the search objective",
     "04_compound_scaling": "EfficientNet/EfficientDet: compound scaling, BiFPN",
     "05_dynamicdet": "DynamicDet: two cascaded detectors and a router",
+    "06_zen_nas_search": "Zen-NAS's own test: one search per proxy, the winners trained on CIFAR-10",
 }
 
 
