@@ -11,6 +11,7 @@ batch-1 latencies: a rerun shows the timing of the run that computed it (delete 
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from dataclasses import dataclass
@@ -129,6 +130,7 @@ class Analysis:
     hardness: pd.DataFrame
     scores: pd.DataFrame  # histogram of the detection scores of both detectors on test (calibration)
     lat: tuple[float, float]
+    threshold_images: int = 0  # val images that set the thresholds (the rest of val trains the router)
 
     def to_row(self) -> dict:
         """A flat JSON row (tables as JSON text) for the result cache."""
@@ -162,7 +164,8 @@ def analyse(run, name: str, job: DynamicJob, splits: dict, S: DynamicSizes, seed
     cache = run.cache("05_analysis", version=ANALYSIS_VERSION, fields=ANALYSIS_FIELDS)
     row = cache.get_or_compute(key, lambda: measure(run, name, job, splits, S, seed).to_row(),
                                fields=ANALYSIS_FIELDS)
-    return Analysis.from_row(name, row)
+    n_thr = len(split_val(splits["val"], S.router_share)[1])
+    return dataclasses.replace(Analysis.from_row(name, row), threshold_images=n_thr)
 
 
 def measure(run, name: str, job: DynamicJob, splits: dict, S: DynamicSizes, seed: int) -> Analysis:

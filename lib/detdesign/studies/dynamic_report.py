@@ -174,6 +174,9 @@ def readme_table(a: Analysis, fractions=(0.1, 0.5, 0.9, 1.0)) -> pd.DataFrame:
                       on="easy/hard", how="left")
 
 
+MIN_THRESHOLD_IMAGES = 50  # sqrt(k (1 - k) / n) at k = 0.5 is 0.07 for n = 50
+
+
 def _pre(sm: pd.DataFrame) -> tuple[Precondition, ...]:
     return (Precondition.check("P1 cascade - detector 1, lower 95% bound (min over runs)",
                                sm["cascade_minus_first_lo"].min(), ">", 0.0, "{:+.4f}"),
@@ -228,7 +231,11 @@ def claims(sm: pd.DataFrame, analyses: list[Analysis], dataset: str = "scenes") 
         Claim(f"{tag}-thresholds-transfer", "DynamicDet", "thresholds set on val give the target hard share "
               "on test", f"max |test hard share - k| = {err:.3f} over {len(analyses[0].thresholds)} targets per run",
               "yes" if err <= 0.1 else "partly" if err <= 0.2 else "no", f"{dataset}; thresholds from a val split "
-              "kept apart from the router's images"),
+              "kept apart from the router's images",
+              preconditions=(Precondition.check("images that set the thresholds (fewest over runs; below 50 a "
+                                                "quantile's own sampling error exceeds 0.07)",
+                                                min(a.threshold_images for a in analyses), ">=",
+                                                MIN_THRESHOLD_IMAGES, "{:.0f}"),)),
     ]
     if dataset == "scenes":
         rows.append(Claim("05-joint-training", "detdesign #16 (question)", "joint training keeps detector 1 as "

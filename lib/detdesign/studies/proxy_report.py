@@ -95,7 +95,9 @@ def speed_claim(zen_s, tenas_s, tenas_train_s, batch_size: int) -> Claim:
     return Claim("02-zen-speed", "Zen-NAS §4", "Zen-Score is 20-28x faster than TE-NAS [UNVERIFIED]",
                  f"TE-NAS/Zen time: {vmap:.1f}x (our vmap NTK), {ratio:.1f}x (official per-sample backward, BN train "
                  "mode)", holds, f"ratio of medians over cells on this 2-core CPU, batch {batch_size}",
-                 interval=interval(lo, hi, "{:.1f}", "95% bootstrap over cells"), timing=True)
+                 interval=interval(lo, hi, "{:.1f}", "95% bootstrap over cells"), timing=True,
+                 preconditions=(Precondition.check("batch size (the per-sample NTK cost grows with it; Zen-NAS "
+                                                   "timed batch 64)", batch_size, ">=", 64, "{:.0f}"),))
 
 
 MAX_CI_WIDTH = 0.15  # the full profile's 1,188 cells give widths of 0.05-0.10; a few dozen cells give ~0.4
