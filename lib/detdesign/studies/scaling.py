@@ -12,6 +12,7 @@ import time
 
 import matplotlib.pyplot as plt
 import matplotlib.ticker
+import numpy as np
 import pandas as pd
 import torch
 import torchvision
@@ -94,11 +95,14 @@ def scaling_figure(df: pd.DataFrame):
         ax.plot(sub["macs"] / 1e6, 100 * sub["acc"], marker="o", label=axis)
     ax.set(xscale="log", xlabel="MACs per image (millions, log scale)", ylabel="CIFAR-10 test accuracy (%)",
            title="Scaling one dimension vs compound scaling")
-    ticks = sorted({float(m) for m in df["macs"] / 1e6})
+    # FLOPs multipliers of the base (1x, 2x, 4x, ...) as ticks: evenly spaced on the log axis, never crowded
+    b = float(base["macs"].iloc[0]) / 1e6
+    top = float(df["macs"].max()) / 1e6
+    ticks = [b * 2 ** i for i in range(int(np.ceil(np.log2(top / b))) + 1)]
     ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(ticks))
-    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:.3g}"))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:.3g}\n({v / b:.0f}x)"))
     ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-    ax.tick_params(axis="x", labelrotation=45, labelsize=8)
+    ax.tick_params(axis="x", labelsize=8)
     ax.legend(title="scaled dimension", fontsize=8, title_fontsize=8)
     return fig
 
