@@ -20,6 +20,7 @@ def test_nothing_outside_studies_imports_a_study_module():
 
 def test_proxy_lists_come_from_the_registry():
     study = (REPO / "lib/detdesign/studies/proxy_accuracy.py").read_text()
-    assert re.search(r"^PROXIES = tuple\((p for p in )?list_proxies\(", study, re.M), "notebook 02's list is a registry query"
+    assert re.search(r"^PROXIES = tuple\((p for p in )?list_proxies\(", study, re.M), \
+        "notebook 02's list is a registry query"
     tests = (REPO / "tests/test_proxy_suite.py").read_text()
     assert re.search(r"^ALL = tuple\(list_proxies\(", tests, re.M), "the proxy tests are parametrised by the registry"

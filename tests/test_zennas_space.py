@@ -1,5 +1,6 @@
 """Zen-NAS's CIFAR search space XXBL: candidates, mutation, split rule, budget counts, and a seeded search."""
 
+import itertools
 import random
 
 import pytest
@@ -64,7 +65,7 @@ def test_mutation_changes_at_most_the_replaced_blocks_and_keeps_a_valid_chain():
         for _ in range(200):
             child = parse_zen(space.mutate(CIFAR_INITIAL, rng, population=population))
             assert child[0].in_channels == 3
-            assert all(b.in_channels == a.out_channels for a, b in zip(child, child[1:]))
+            assert all(b.in_channels == a.out_channels for a, b in itertools.pairwise(child))
             assert all(b.sub_layers < 6 for b in child if b.kind != "conv")
             assert [b.stride for b in child if b.stride > 1] == [b.stride for b in parent_blocks if b.stride > 1]
             if len(child) == len(parent_blocks):

@@ -102,24 +102,26 @@ class ClassifierFit:
 def fit_classifier(model, x, y, cfg: ClassifierTrainConfig, val: tuple, desc: str = "train") -> ClassifierFit:
     """:func:`train_classifier` with the validation accuracy on ``val = (x_val, y_val)`` after every epoch, so a
     run's convergence is measured (gain of val accuracy over the last quarter of the schedule)."""
-    rows, spent = [], [0.0]
-    t0 = [time.perf_counter()]
+    rows, spent, t0 = [], 0.0, time.perf_counter()
 
     def on_epoch(epoch, loss):
-        spent[0] += time.perf_counter() - t0[0]
+        nonlocal spent, t0
+        spent += time.perf_counter() - t0
         rows.append({"epoch": epoch, "loss": loss, "acc": accuracy(model, *val, input_size=cfg.input_size)})
-        t0[0] = time.perf_counter()
+        t0 = time.perf_counter()
 
     train_classifier(model, x, y, cfg, desc=desc, on_epoch=on_epoch)
     curve = pd.DataFrame(rows)
-    return ClassifierFit(curve, convergence(curve, "acc"), spent[0])
+    return ClassifierFit(curve, convergence(curve, "acc"), spent)
 
 
 @torch.no_grad()
+def predict(model, x: torch.Tensor, input_size: int = 32, batch_size: int = 500) -> torch.Tensor:
+    """Top-1 class of every image of ``x`` (eval mode, resized to ``input_size``), [N]."""
+    model.eval()
+    return torch.cat([model(_resize(x[s:s + batch_size], input_size)).argmax(1) for s in range(0, len(x), batch_size)])
+
+
 def accuracy(model, x: torch.Tensor, y: torch.Tensor, input_size: int = 32, batch_size: int = 500) -> float:
     """Top-1 accuracy (eval mode) of ``model`` on ``x`` resized to ``input_size``."""
-    model.eval()
-    correct = 0
-    for s in range(0, len(x), batch_size):
-        correct += int((model(_resize(x[s:s + batch_size], input_size)).argmax(1) == y[s:s + batch_size]).sum())
-    return correct / len(x)
+    return int((predict(model, x, input_size, batch_size) == y).sum()) / len(x)

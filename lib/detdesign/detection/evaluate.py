@@ -116,9 +116,15 @@ def bootstrap_ap(data: Preprocessed, detections: list[list[dict]], n_resamples: 
     if n_resamples < 1:
         raise ValueError(f"n_resamples must be >= 1, got {n_resamples}")
     matches = [ImageMatches.of(data, d) for d in (detections, *others)]
-    rng = np.random.default_rng(seed)
-    counts = [np.bincount(rng.integers(0, len(data), len(data)), minlength=len(data)) for _ in range(n_resamples)]
+    counts = resample_counts(len(data), n_resamples, seed)
     return np.array([[weighted_ap([(m, c)]) for c in counts] for m in matches])
+
+
+def resample_counts(n: int, n_resamples: int, seed: int) -> list[np.ndarray]:
+    """How often each of ``n`` images is drawn in each of ``n_resamples`` bootstrap resamples (seeded; the
+    resamples of :func:`bootstrap_ap` for this seed), as weights for :func:`weighted_ap`."""
+    rng = np.random.default_rng(seed)
+    return [np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(n_resamples)]
 
 
 class ImageMatches:

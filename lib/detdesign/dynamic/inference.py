@@ -25,7 +25,7 @@ from scipy import stats
 from torch import nn
 
 from detdesign.detection.data import Preprocessed
-from detdesign.detection.evaluate import ImageMatches, coco_metrics, to_coco, weighted_ap
+from detdesign.detection.evaluate import ImageMatches, coco_metrics, resample_counts, to_coco, weighted_ap
 from detdesign.dynamic.model import DynamicDetector
 from detdesign.measure import measure_latency
 
@@ -149,8 +149,7 @@ def routing_bootstrap(data: Preprocessed, phi, d1, d2, k: float, gain, n_resampl
     m1, m2 = ImageMatches.of(data, d1), ImageMatches.of(data, d2)
     masks = [_hard_mask(n, _top(phi, m)), _hard_mask(n, _top(gain, m)), np.zeros(n, bool), np.ones(n, bool)]
     masks += [_hard_mask(n, rng.choice(n, m, replace=False)) for _ in range(random_draws)]
-    draws = np.random.default_rng(seed)  # the image resamples of bootstrap_ap for this seed: same images
-    counts = [np.bincount(draws.integers(0, n, n), minlength=n) for _ in range(n_resamples)]
+    counts = resample_counts(n, n_resamples, seed)
     boot = np.array([[weighted_ap([(m1, c * ~h), (m2, c * h)]) for c in counts] for h in masks])
     point = [weighted_ap([(m1, ~h), (m2, h)]) for h in masks]
     rand_b, rand_p = boot[4:].mean(0), float(np.mean(point[4:]))

@@ -8,5 +8,17 @@ from detdesign.search.evolution import Objective, SearchConfig, SearchResult, ev
 from detdesign.search.space import Budget, Cost, SearchSpace, cost, mutate, sample_allocations
 from detdesign.search.zennas_space import CIFAR_INITIAL, XXBLSpace
 
-__all__ = ["CIFAR_INITIAL", "XXBLSpace", "Budget", "Cost", "Objective", "SearchConfig", "SearchResult", "SearchSpace", "cost", "evolve",
-           "mutate", "sample_allocations"]
+__all__ = [
+    "CIFAR_INITIAL",
+    "Budget",
+    "Cost",
+    "Objective",
+    "SearchConfig",
+    "SearchResult",
+    "SearchSpace",
+    "XXBLSpace",
+    "cost",
+    "evolve",
+    "mutate",
+    "sample_allocations",
+]

@@ -128,7 +128,8 @@ def _mutate_block(b: ZenBlock, rng: random.Random, space: SearchSpace, coarse: b
     return replace(b, kind=kind, kernel2=b.kernel if kind == "kxkx" else None, expansion=None)
 
 
-def _rechain(blocks: list[ZenBlock]) -> list[ZenBlock]:
+def rechain(blocks: list[ZenBlock]) -> list[ZenBlock]:
+    """``blocks`` with each block's input channels set to the previous block's output channels."""
     out = [blocks[0]]
     for b in blocks[1:]:
         out.append(replace(b, in_channels=out[-1].out_channels))
@@ -142,7 +143,7 @@ def mutate(structure: str, rng: random.Random, space: SearchSpace, coarse: bool 
         if blocks[i].kind not in ("conv", "kxkx", "k1kxk1"):
             continue  # IDW blocks are kept as they are (not in this search space)
         blocks[i] = _mutate_block(blocks[i], rng, space, coarse, stem=blocks[i].kind == "conv")
-    return format_zen(_rechain(blocks))
+    return format_zen(rechain(blocks))
 
 
 @dataclass(frozen=True)

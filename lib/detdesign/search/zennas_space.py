@@ -26,11 +26,13 @@ links* (``no_reslink=True`` in ``compute_nas_score``); the winner is trained wit
 
 from __future__ import annotations
 
+import functools
 import itertools
 import random
 from dataclasses import dataclass, replace
 
 from detdesign.arch.zen_format import ZenBlock, format_zen, parse_zen, smart_round
+from detdesign.search.space import rechain
 
 # official initial structure of every CIFAR search script (Zen_NAS_cifar_params1M.sh and the other proxies')
 CIFAR_INITIAL = ("SuperConvK3BNRELU(3,8,1,1)SuperResK3K3(8,16,1,8,1)SuperResK3K3(16,32,2,16,1)"
@@ -46,10 +48,12 @@ def widths(c: int, max_channels: int = 2048) -> list[int]:
     return sorted({smart_round(min(max_channels, max(8, c * f)), base=8) for f in WIDTH_FACTORS}, reverse=True)
 
 
-def candidates(block: ZenBlock, max_channels: int = 2048) -> list[ZenBlock]:
-    """Every block the XXBL space may put in place of ``block`` (module docstring), in a fixed order."""
+@functools.lru_cache(maxsize=4096)
+def candidates(block: ZenBlock, max_channels: int = 2048) -> tuple[ZenBlock, ...]:
+    """Every block the XXBL space may put in place of ``block`` (module docstring), in a fixed order; cached
+    (a search asks for the same blocks' lists thousands of times, up to 2,430 blocks each)."""
     if block.kind == "conv":
-        return [replace(block, out_channels=o, sub_layers=1) for o in widths(block.out_channels, max_channels)]
+        return tuple(replace(block, out_channels=o, sub_layers=1) for o in widths(block.out_channels, max_channels))
     if block.kind not in ("kxkx", "k1kxk1"):
         raise ValueError(f"the XXBL space has no {block.name} blocks; use SuperResK?K? or SuperResK1K?K1")
     depths = sorted({block.sub_layers + d for d in SUBLAYER_DELTAS if block.sub_layers + d > 0}, reverse=True)
@@ -59,7 +63,7 @@ def candidates(block: ZenBlock, max_channels: int = 2048) -> list[ZenBlock]:
                                          widths(block.bottleneck, max_channels)):
             out.append(ZenBlock(kind, block.in_channels, o, block.stride, d, k, b,
                                 kernel2=k if kind == "kxkx" else None))
-    return out
+    return tuple(out)
 
 
 def split_deep(blocks: list[ZenBlock], threshold: int = SPLIT_THRESHOLD) -> list[ZenBlock]:
@@ -73,13 +77,6 @@ def split_deep(blocks: list[ZenBlock], threshold: int = SPLIT_THRESHOLD) -> list
                     replace(b, in_channels=b.out_channels, stride=1, sub_layers=threshold - first)]
         else:
             out.append(b)
-    return out
-
-
-def _rechain(blocks: list[ZenBlock]) -> list[ZenBlock]:
-    out = [blocks[0]]
-    for b in blocks[1:]:
-        out.append(replace(b, in_channels=out[-1].out_channels))
     return out
 
 
@@ -109,4 +106,4 @@ class XXBLSpace:
         n = 1 if population is not None and population <= self.early_population else self.replaces
         for i in sorted({rng.randrange(len(blocks)) for _ in range(n)}):
             blocks[i] = rng.choice(candidates(blocks[i], self.max_channels))
-        return format_zen(split_deep(_rechain(blocks)))
+        return format_zen(split_deep(rechain(blocks)))

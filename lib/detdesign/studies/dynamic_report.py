@@ -119,7 +119,8 @@ def explore_figure(analyses: list[Analysis], hard: float):
         left.plot(c["hard_fraction"], c["random_AP"], ls=":", color=ln.get_color(), lw=1)
         left.plot([r.hard_fraction], [r.router_AP], "o", ms=9, color=ln.get_color())
         lines.append(f"{a.name}: AP router {r.router_AP:.3f}, random {r.random_AP:.3f}, oracle {r.oracle_AP:.3f};"
-                     f"\n    expected latency {r.latency_ms:.1f} ms (detector 1 {a.lat[0]:.1f}, cascade {a.lat[1]:.1f})")
+                     f"\n    expected latency {r.latency_ms:.1f} ms (detector 1 {a.lat[0]:.1f}, "
+                     f"cascade {a.lat[1]:.1f})")
     left.axvline(hard, color="k", lw=0.8)
     left.set(xlabel="share of test images sent to the cascade", ylabel="test AP",
              title="router (solid), oracle (dashed), random (dotted)")

@@ -20,10 +20,11 @@ import io
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import torch
 
 from detdesign.arch import ZenNet
-from detdesign.classification import ClassifierTrainConfig, fit_classifier
 from detdesign.claims import Claim, Precondition, interval
+from detdesign.classification import ClassifierTrainConfig, fit_classifier, predict
 from detdesign.data import load_cifar10
 from detdesign.profiles import ZenSearchSizes
 from detdesign.results import content_key, seed_for
@@ -94,15 +95,13 @@ def cifar(S: ZenSearchSizes, seed: int) -> dict:
     split apart from the training subset) and the test set (all 10,000 images unless ``S.test_per_class``)."""
     pool = load_cifar10("train", n_per_class=S.train_per_class + S.val_per_class, seed=seed)
     x, y = pool.tensors()
-    val = torch_split(y, S.val_per_class)
+    val = val_mask(y, S.val_per_class)
     xte, yte = load_cifar10("test", n_per_class=S.test_per_class, seed=seed).tensors()
     return {"train": (x[~val], y[~val]), "val": (x[val], y[val]), "test": (xte, yte)}
 
 
-def torch_split(y, per_class: int):
+def val_mask(y, per_class: int):
     """A boolean mask picking the last ``per_class`` images of every class (the validation images)."""
-    import torch
-
     mask = torch.zeros(len(y), dtype=torch.bool)
     for c in range(10):
         idx = (y == c).nonzero().flatten()
@@ -120,19 +119,14 @@ def unpack(text: str, n: int) -> np.ndarray:
 
 
 def _train(item: tuple, data: dict, S: ZenSearchSizes) -> dict:
-    import torch
-
     label, structure, seed = item
     torch.manual_seed(seed)
     net = ZenNet(structure, num_classes=10)
     cfg = ClassifierTrainConfig(epochs=S.epochs, batch_size=S.batch_size, lr=S.lr, seed=seed,
                                 warmup_iters=S.warmup_iters)
     f = fit_classifier(net, *data["train"], cfg, val=data["val"], desc=f"train {label} seed {seed}")
-    net.eval()
     xte, yte = data["test"]
-    with torch.no_grad():
-        pred = torch.cat([net(xte[i:i + 500]).argmax(1) for i in range(0, len(xte), 500)])
-    correct = (pred == yte).numpy()
+    correct = (predict(net, xte) == yte).numpy()
     return {"test_acc": float(correct.mean()), "correct": _pack(correct), "curve": f.curve.to_json(orient="split",
             index=False), "converged": bool(f.convergence["converged"]), "gain": f.convergence["gain"],
             "train_seconds": f.seconds}
