@@ -89,8 +89,15 @@ class Pool:
         from dask.distributed import Client, LocalCluster
 
         if cfg.kind == "processes":
-            self.cluster = LocalCluster(n_workers=cfg.workers, threads_per_worker=1, processes=True,
-                                        dashboard_address=None, silence_logs=40)
+            import dask
+
+            # Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in every worker; setting it at all switches off glibc's
+            # dynamic mmap threshold, so every large tensor is mmap'd and unmapped again: measured here, one
+            # training step of a CIFAR ZenNet took 2.93 s with it and 0.91 s without (half the CPU in page faults).
+            # Unset, the workers allocate as the calling process does (numbers unchanged, only the time).
+            with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+                self.cluster = LocalCluster(n_workers=cfg.workers, threads_per_worker=1, processes=True,
+                                            dashboard_address=None, silence_logs=40)
             self.client = Client(self.cluster)
         else:
             try:

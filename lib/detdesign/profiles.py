@@ -45,7 +45,8 @@ class BNRescalingSizes:
 class ProxySizes:
     """Sizes of ``02_proxy_vs_accuracy`` (zero-cost proxies on NAS-Bench-201)."""
 
-    n_cells: int  # stratified sample of the 15,625 cells (prefix-stable: larger runs extend the cache)
+    uniform_cells: int  # uniform random sample of the 15,625 cells: the headline (the anchors' protocol)
+    n_cells: int  # stratified sample (accuracy deciles), the secondary view; prefix-stable like the uniform one
     naslib_cells: int  # NASLib-subset cells added for the cross-check with NASLib's own proxy values
     batch_size: int  # one real CIFAR-10 batch, as in the literature
     data_seed: int
@@ -200,7 +201,7 @@ _PROFILES = {
             overflow_depths=(2, 8, 48), overflow_widths=(16,), overflow_resolution=8, overflow_batch=2,
             grid_depths=(2, 4), grid_widths=(8, 16), repeats=2, batch_size=4, resolution=16,
         ),
-        proxies=ProxySizes(n_cells=10, naslib_cells=3, batch_size=16, data_seed=42, bootstrap=50,
+        proxies=ProxySizes(uniform_cells=10, n_cells=4, naslib_cells=3, batch_size=16, data_seed=42, bootstrap=50,
                            cost_cells=2),
         detector=DetectorSizes(image_size=128, epochs=1, batch_size=4, lr=2e-3, max_iters_per_epoch=2,
                                n_train=8, n_eval=4, latency_runs=3, grid_images=2),
@@ -229,7 +230,7 @@ _PROFILES = {
             overflow_resolution=16, overflow_batch=4,
             grid_depths=(2, 4, 6, 8), grid_widths=(8, 16, 32, 64), repeats=4, batch_size=16, resolution=32,
         ),
-        proxies=ProxySizes(n_cells=8, naslib_cells=2, batch_size=16, data_seed=42, bootstrap=200,
+        proxies=ProxySizes(uniform_cells=8, n_cells=4, naslib_cells=2, batch_size=16, data_seed=42, bootstrap=200,
                            cost_cells=1),
         detector=DetectorSizes(image_size=256, epochs=2, batch_size=8, lr=2e-3, max_iters_per_epoch=None,
                                n_train=None, n_eval=None, latency_runs=10, grid_images=6),
@@ -259,7 +260,7 @@ _PROFILES = {
             grid_depths=(2, 3, 4, 6, 8, 10, 12), grid_widths=(8, 16, 24, 32, 48, 64, 96),
             repeats=16, batch_size=32, resolution=32,
         ),
-        proxies=ProxySizes(n_cells=1000, naslib_cells=200, batch_size=64, data_seed=42, bootstrap=1000,
+        proxies=ProxySizes(uniform_cells=1000, n_cells=1000, naslib_cells=200, batch_size=64, data_seed=42, bootstrap=1000,
                            cost_cells=20),
         detector=DetectorSizes(image_size=384, epochs=36, batch_size=8, lr=2e-3, max_iters_per_epoch=None,
                                n_train=None, n_eval=None, latency_runs=30, grid_images=6),

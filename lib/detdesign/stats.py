@@ -69,6 +69,22 @@ def correlation_table(df: pd.DataFrame, proxies, targets) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def interval_table(df: pd.DataFrame, proxies, target: str, n_resamples: int, seed: int) -> pd.DataFrame:
+    """Signed Spearman and Kendall of each proxy with ``target`` and their 95% percentile-bootstrap intervals over
+    cells (paired resamples, :func:`rank_ci`); cells with a non-finite value are dropped per proxy (``n`` counts
+    the rest)."""
+    rows = []
+    for p in proxies:
+        sub = finite_pairs(df, p, target)
+        x, y = sub[p].to_numpy(), sub[target].to_numpy()
+        row = {"proxy": p, "target": target, "n": len(sub)}
+        for m in METHODS:
+            row[m] = rank_corr(x, y, m)
+            row[f"{m}_lo"], row[f"{m}_hi"] = rank_ci(x, y, m, n_resamples, seed)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def bootstrap_ci(df: pd.DataFrame, proxy: str, target: str, n_resamples: int, seed: int) -> tuple:
     """95% percentile-bootstrap interval of Spearman(proxy, target) over cells (``scipy.stats.bootstrap``)."""
     sub = finite_pairs(df, proxy, target)
@@ -108,3 +124,15 @@ def ratio_of_medians(num, den, n_resamples: int = 2000, seed: int = 0, level: fl
     rb = np.median(rng.choice(b, size=(n_resamples, b.size)), axis=1)
     lo, hi = np.quantile(ra / rb, [(1 - level) / 2, (1 + level) / 2])
     return ratio, float(lo), float(hi)
+
+
+def rank_aggregate(df: pd.DataFrame, members) -> pd.Series:
+    """Mean rank percentile of the columns ``members`` (each oriented higher = predicted better): the unweighted
+    rank-aggregation of several proxies (Abdelfattah et al.'s vote and NAS-Bench-Suite-Zero's combinations use the
+    same idea). ``-inf``/``+inf`` rank lowest/highest; NaN ranks lowest."""
+    missing = [m for m in members if m not in df.columns]
+    if len(members) < 2 or missing:
+        raise ValueError(f"rank_aggregate needs >= 2 columns of the table; missing: {missing or 'none'}, "
+                         f"members: {list(members)}")
+    ranks = [df[m].astype(float).rank(pct=True, na_option="bottom") for m in members]
+    return sum(ranks) / len(ranks)

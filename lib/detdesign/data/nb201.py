@@ -42,7 +42,8 @@ def canonical(arch: str) -> str:
 
 
 def load_nb201_200(root=None, *, download: bool | None = None) -> pd.DataFrame:
-    """``index, arch, c10_test, c100_test, in16_test`` (200 epochs, mean over seeds)."""
+    """``index, arch, c10_test, c100_test, in16_test`` (200 epochs, mean over seeds) and ``unique``: NATS-Bench's
+    ``UniqueString``, equal for isomorphic cells (the 15,625 cells hold 6,466 distinct ones)."""
     raw = pd.read_csv(_find("nats_bench", root, download))
     df = pd.DataFrame({
         "index": np.arange(len(raw)),
@@ -50,6 +51,7 @@ def load_nb201_200(root=None, *, download: bool | None = None) -> pd.DataFrame:
         "c10_test": raw["CIFAR10TestAccuracy200Epochs"],
         "c100_test": raw["CIFAR100TestAccuracy200Epochs"],
         "in16_test": raw["ImageNetTestAccuracy200Epochs"],
+        "unique": raw["UniqueString"],
     })
     if df["arch"].duplicated().any():
         raise ValueError("nats_bench.csv holds duplicate architecture strings; is the file corrupt?")
@@ -90,6 +92,16 @@ def load_nb201(root=None, *, download: bool | None = None) -> pd.DataFrame:
     if len(df) != len(a) or not (df["index"] == df["index_12"]).all():
         raise ValueError("the 200-epoch and 12-epoch NB201 tables do not join one-to-one on arch")
     return df.drop(columns=["index_12"])
+
+
+def uniform_cells(nb201: pd.DataFrame, n: int, seed: int) -> list[str]:
+    """``n`` cells drawn uniformly at random without replacement from all rows of ``nb201`` (isomorphic duplicates
+    included, as NAS-Bench-Suite-Zero samples the 15,625 cells); prefix-stable: the first ``m`` of a draw of ``n``
+    are the draw of ``m``, so a larger profile extends a smaller one's cache."""
+    if not 0 <= n <= len(nb201):
+        raise ValueError(f"n must be between 0 and the {len(nb201)} cells of the table, got {n}")
+    order = np.random.default_rng(seed).permutation(len(nb201))
+    return list(nb201["arch"].to_numpy()[order[:n]])
 
 
 def sample_cells(nb201: pd.DataFrame, n: int, seed: int, extra: list[str] = ()) -> list[str]:

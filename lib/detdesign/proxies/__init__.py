@@ -3,7 +3,7 @@
 Registered: ``params``, ``flops`` (size), ``grad_norm``, ``snip``, ``grasp``, ``fisher``, ``synflow``
 (pruning-based, zero-cost-nas), ``jacob_cov``, ``naswot`` (activation patterns), ``te_nas`` (NTK condition
 number), ``zen`` (Zen-Score), ``phi`` (Phi-score), ``maedet_entropy`` (MAE-DET entropy, MSEP), and the
-NAS-Bench-Suite-Zero additions ``l2_norm`` and ``epe_nas`` and the forward-only ``meco``.
+NAS-Bench-Suite-Zero additions ``l2_norm``, ``epe_nas`` and ``plain`` and the forward-only ``meco``.
 Each registration declares its facts (:class:`ProxySpec`: data-free, gradients, cost, networks, options);
 lists of proxies are queries of the registry (``list_proxies(data_free=True)``, ``spec(name)``).
 Every proxy returns a :class:`ProxyResult`, works on a
@@ -19,6 +19,7 @@ from detdesign.proxies import gradient as _gradient  # noqa: F401
 from detdesign.proxies import l2_norm as _l2_norm  # noqa: F401
 from detdesign.proxies import meco as _meco  # noqa: F401
 from detdesign.proxies import ntk as _ntk  # noqa: F401
+from detdesign.proxies import plain as _plain  # noqa: F401
 from detdesign.proxies import phi as _phi  # noqa: F401
 from detdesign.proxies import zen as _zen  # noqa: F401
 from detdesign.proxies.registry import (
