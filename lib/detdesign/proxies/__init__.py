@@ -19,8 +19,8 @@ from detdesign.proxies import gradient as _gradient  # noqa: F401
 from detdesign.proxies import l2_norm as _l2_norm  # noqa: F401
 from detdesign.proxies import meco as _meco  # noqa: F401
 from detdesign.proxies import ntk as _ntk  # noqa: F401
-from detdesign.proxies import plain as _plain  # noqa: F401
 from detdesign.proxies import phi as _phi  # noqa: F401
+from detdesign.proxies import plain as _plain  # noqa: F401
 from detdesign.proxies import zen as _zen  # noqa: F401
 from detdesign.proxies.registry import (
     ProxyResult,

@@ -29,8 +29,8 @@ from detdesign.proxies import compute, list_proxies
 from detdesign.stats import (  # noqa: F401  (called by notebook 02)
     bootstrap_ci,
     correlation_table,
-    rank_aggregate,
     interval_table,
+    rank_aggregate,
     rank_diff_ci,
     top_precision,
 )

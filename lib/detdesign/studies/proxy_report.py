@@ -207,7 +207,7 @@ def claims_uniform(abd: pd.DataFrame, sz: pd.DataFrame, ci: pd.DataFrame, agree:
            tenas_s, tenas_train_s, batch_size: int) -> list[Claim]:
     """Ledger rows: Table 1 (one per proxy) and its best-of-six, Suite-Zero's Fig. 2, MeCo, the vote, the NASLib
     cross-check, Zen's rank and Zen vs TE-NAS time. ``ci``: the uniform sample's interval table (CIFAR-10)."""
-    rows = _anchor_rows(abd) + [suite_zero_claim(sz), meco_claim(ci), vote_claim(gain)]
+    rows = [*_anchor_rows(abd), suite_zero_claim(sz), meco_claim(ci), vote_claim(gain)]
     med = float(agree["spearman_vs_naslib"].median())
     rows.append(Claim("02-naslib", "NASLib zc values", "our proxy values rank cells as NASLib's precomputed ones",
                       f"median Spearman {med:.2f} over {len(agree)} proxies "
