@@ -51,7 +51,11 @@ def _augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
 
 
 def _resize(x: torch.Tensor, size: int) -> torch.Tensor:
-    return x if x.shape[-1] == size else F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+    """Bilinear resize to ``size`` px; antialiased when shrinking (a 16-px CIFAR-10 is a downsampled image, not a
+    subsampled one), identical to plain bilinear when enlarging."""
+    if x.shape[-1] == size:
+        return x
+    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=size < x.shape[-1])
 
 
 def train_classifier(model, x: torch.Tensor, y: torch.Tensor, cfg: ClassifierTrainConfig, desc: str = "train",
