@@ -52,9 +52,9 @@ def rank_diff_ci(a, b, y, method: str = "kendall", n_resamples: int = 1000, seed
     return rank_corr(a, y, method) - rank_corr(b, y, method), float(lo), float(hi)
 
 
-def finite_pairs(df: pd.DataFrame, proxy: str, target: str) -> pd.DataFrame:
-    sub = df[[proxy, target]].replace([np.inf, -np.inf], np.nan).dropna()
-    return sub
+def finite_pairs(df: pd.DataFrame, *cols: str) -> pd.DataFrame:
+    """The rows of ``df[cols]`` where every value is finite."""
+    return df[list(cols)].replace([np.inf, -np.inf], np.nan).dropna()
 
 
 def correlation_table(df: pd.DataFrame, proxies, targets) -> pd.DataFrame:

@@ -29,6 +29,7 @@ from detdesign.proxies import compute, list_proxies
 from detdesign.stats import (  # noqa: F401  (called by notebook 02)
     bootstrap_ci,
     correlation_table,
+    finite_pairs,
     interval_table,
     rank_aggregate,
     rank_diff_ci,
@@ -113,15 +114,11 @@ def aggregate(df: pd.DataFrame, members, name: str) -> pd.DataFrame:
     return df.assign(**{name: rank_aggregate(df, members)})
 
 
-def _finite(df: pd.DataFrame, cols) -> pd.DataFrame:
-    return df[list(cols)].replace([np.inf, -np.inf], np.nan).dropna()
-
-
 def aggregation_gain(df: pd.DataFrame, members, target: str, n_resamples: int, seed: int) -> dict:
     """Spearman of the rank aggregate of ``members`` minus that of its best member (chosen on the same cells, which
     favours the member), with a paired bootstrap interval over cells (:func:`stats.rank_diff_ci`)."""
     agg = aggregate(df, members, "_agg")
-    sub = _finite(agg, (*members, "_agg", target))
+    sub = finite_pairs(agg, *members, "_agg", target)
     best = max(members, key=lambda p: stats.spearmanr(sub[p], sub[target]).statistic)
     diff, lo, hi = rank_diff_ci(sub["_agg"], sub[best], sub[target], "spearman", n_resamples, seed)
     return {"members": tuple(members), "best": best, "diff": diff, "lo": lo, "hi": hi, "n": len(sub),
