@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from detdesign.claims import Claim, Precondition, interval, load_all, record, to_markdown, verdict
+from detdesign.claims import Claim, Precondition, interval, load_all, paired_outcome, record, to_markdown, verdict
 from detdesign.outputs import outputs
 
 
@@ -61,3 +61,12 @@ def test_a_ledger_shows_in_full_left_aligned_in_the_notebook():
     html = shown._repr_html_()
     assert type(shown).__name__ == "Ledger" and long_note.strip() in html and "..." not in html
     assert "text-align: left" in html and "NOT MET: converged" in html
+
+
+def test_a_paired_difference_decides_only_when_the_interval_and_every_seed_agree():
+    assert paired_outcome(0.01, 0.03, [0.02, 0.01]) == "yes"
+    assert paired_outcome(-0.03, -0.01, [-0.02, -0.01]) == "no"
+    assert paired_outcome(0.01, 0.03, [0.02, -0.001]) == "inconclusive"  # one seed disagrees: training noise
+    assert paired_outcome(-0.01, 0.03, [0.02, 0.01]) == "inconclusive"  # the images cannot tell
+    with pytest.raises(ValueError, match="one finite difference per seed"):
+        paired_outcome(0.01, 0.02, [])

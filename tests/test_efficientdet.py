@@ -1,6 +1,7 @@
 """EfficientDet D0-D7x built from this package: sizes against the official implementation, the BiFPN graph
 and its per-use first-layer projections, TF-"same" pooling, the torchvision weight loader, and D0 end to end."""
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -106,6 +107,23 @@ def test_d0_trains_and_evaluates_end_to_end_at_a_tiny_input(root, tmp_path):
     assert 0.0 <= metrics["AP"] <= 1.0
     with pytest.raises(ValueError, match="multiple of the largest stride 128"):
         EfficientDetSpec("d0", num_classes=3, image_size=100)
+
+
+def test_a_detector_job_trains_an_efficientdet_and_keeps_paired_resamples(root, tmp_path):
+    from detdesign.data import load_bccd
+    from detdesign.detection.experiment import DetectorJob, train_evaluate
+
+    torch.set_num_threads(1)
+    data = preprocess(load_bccd("train"), 128).select(slice(0, 4))
+    splits = {"train": data, "test": data}
+    tcfg = TrainConfig(epochs=1, batch_size=2, warmup_iters=1, max_iters_per_epoch=1)
+    job = DetectorJob(EfficientDetSpec("d0", num_classes=3, image_size=128), tcfg, bootstrap=5, keep_boot=True)
+    plain = DetectorJob(job.cfg, tcfg, bootstrap=5)
+    assert "AP_boot" in job.fields() and "AP_boot" not in plain.fields()
+    assert job.key(splits) != plain.key(splits)  # the published keys (no keep_boot) are unchanged
+    row = train_evaluate(job, splits, tmp_path)
+    assert len(row["AP_boot"]) == 5 and all(0.0 <= v <= 1.0 for v in row["AP_boot"])
+    assert row["AP_q025"] == pytest.approx(float(np.quantile(row["AP_boot"], 0.025)), abs=1e-5)
 
 
 def test_fcos_head_accepts_any_width():

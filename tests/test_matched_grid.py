@@ -43,3 +43,20 @@ def test_bad_specs_are_refused():
         GridSpec(tolerance=0)
     with pytest.raises(ValueError, match="axis must be one of"):
         matched(GridSpec(), "height", 1.0, Compound())
+
+
+def test_cifar_splits_hold_out_validation_images_and_correctness_round_trips():
+    import numpy as np
+    import torch
+
+    from detdesign.classification import pack_correct, unpack_correct
+    from detdesign.data.cifar import cifar_splits, holdout_mask
+
+    y = torch.tensor([0, 1, 0, 1, 0, 1] + list(range(2, 10)) * 2)
+    mask = holdout_mask(y, 1)
+    assert int(mask.sum()) == 10 and mask[4] and not mask[0]  # the last image of every class
+    d = cifar_splits(3, 1, 1, seed=0)
+    assert [len(d[k][1]) for k in ("train", "val", "test")] == [30, 10, 10]
+    assert torch.bincount(d["val"][1]).tolist() == [1] * 10 and torch.bincount(d["train"][1]).tolist() == [3] * 10
+    flags = np.random.default_rng(0).random(37) > 0.5
+    assert (unpack_correct(pack_correct(flags), 37) == flags).all()

@@ -64,6 +64,20 @@ def interval(lo: float, hi: float, fmt: str = "{:+.3f}", level: str = "95%") -> 
     return f"{level} [{fmt.format(lo)}, {fmt.format(hi)}]"
 
 
+def paired_outcome(lo: float, hi: float, seed_diffs) -> str:
+    """The verdict of "A is better than B" from a paired difference A - B: ``yes`` when its interval over test-image
+    resamples lies above 0 *and* every seed's own difference is above 0, ``no`` for the mirror image, else
+    ``inconclusive``. An image bootstrap does not cover training noise; the seeds' agreement is what does."""
+    seeds = [float(d) for d in seed_diffs]
+    if not seeds or not all(math.isfinite(d) for d in seeds):
+        raise ValueError(f"seed_diffs must hold one finite difference per seed, got {seed_diffs!r}")
+    if lo > 0 and all(d > 0 for d in seeds):
+        return "yes"
+    if hi < 0 and all(d < 0 for d in seeds):
+        return "no"
+    return "inconclusive"
+
+
 def timing_outcome(lo: float, hi: float, threshold: float, want: str = "<=") -> str:
     """The verdict of a timing claim "``measured want threshold``" from the interval ``[lo, hi]`` of the measured
     value over repeats (e.g. :func:`detdesign.stats.ratio_of_medians`): ``yes`` when the whole interval satisfies

@@ -13,6 +13,7 @@ import math
 import time
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
@@ -129,3 +130,13 @@ def predict(model, x: torch.Tensor, input_size: int = 32, batch_size: int = 500)
 def accuracy(model, x: torch.Tensor, y: torch.Tensor, input_size: int = 32, batch_size: int = 500) -> float:
     """Top-1 accuracy (eval mode) of ``model`` on ``x`` resized to ``input_size``."""
     return int((predict(model, x, input_size, batch_size) == y).sum()) / len(x)
+
+
+def pack_correct(correct) -> str:
+    """A per-image correctness vector (bool [N]) as a short hex string, for a cache row."""
+    return np.packbits(np.asarray(correct, dtype=np.uint8)).tobytes().hex()
+
+
+def unpack_correct(text: str, n: int) -> np.ndarray:
+    """The bool [n] vector stored by :func:`pack_correct`."""
+    return np.unpackbits(np.frombuffer(bytes.fromhex(text), dtype=np.uint8))[:n].astype(bool)

@@ -146,6 +146,36 @@ class TestbedSizes:
     grid_images: int
 
 
+@dataclass(frozen=True)
+class GridSizes:
+    """Sizes of the compound-scaling grid of ``04_compound_scaling`` (:mod:`detdesign.studies.scaling_grid`):
+    CIFAR-10 at the 16-px base, every point FLOPs-matched, trained with paired seeds."""
+
+    train_per_class: int
+    val_per_class: int  # validation images per class, from the training split (convergence curves)
+    test_per_class: int | None  # None: the full 10,000-image test set
+    epochs: int
+    batch_size: int
+    lr: float
+    warmup_iters: int
+    steps: tuple[float, ...]  # target MACs 2**k x the base, for k in steps
+    abg_points: int  # (alpha, beta, gamma) candidates at phi = 1 besides the paper's
+    seeds: tuple[int, ...]  # training seeds, the same for every point (paired)
+    bootstrap: int  # test-image resamples of the intervals
+
+
+@dataclass(frozen=True)
+class EffDetSizes:
+    """Sizes of the detection half of ``04_compound_scaling`` (:mod:`detdesign.studies.effdet`): the neck
+    ablation and the small EfficientDet, trained on CIFAR-10 Scenes with the testbed's recipe (00c)."""
+
+    necks: tuple[str, ...]  # labels of detdesign.studies.effdet.NECK_VARIANTS to train
+    seeds: tuple[int, ...]
+    effdet_model: str  # the EfficientDet trained end to end ("d0")
+    effdet_seeds: tuple[int, ...]
+    latency_runs: int
+
+
 ZEN_OBJECTIVES = ("Zen-NAS", "TE-NAS", "NASWOT", "synflow", "FLOPs", "grad-norm", "random")  # Zen-NAS's table
 
 
@@ -190,6 +220,8 @@ class Profile:
     scaling: ScalingSizes
     testbed: TestbedSizes
     zen_search: ZenSearchSizes
+    grid: GridSizes
+    effdet: EffDetSizes
 
 
 _PROFILES = {
@@ -220,6 +252,10 @@ _PROFILES = {
                                   proxy_batch=4, params=1e6, macs=10e6, max_layers=18, train_per_class=8,
                                   val_per_class=4, test_per_class=4, epochs=1, batch_size=32, lr=0.1,
                                   warmup_iters=1, seeds=(0,), bootstrap=20),
+        grid=GridSizes(train_per_class=8, val_per_class=4, test_per_class=4, epochs=1, batch_size=32, lr=0.1,
+                       warmup_iters=1, steps=(1.0,), abg_points=1, seeds=(0,), bootstrap=20),
+        effdet=EffDetSizes(necks=("BiFPN fast", "FPN matched"), seeds=(0,), effdet_model="d0", effdet_seeds=(0,),
+                           latency_runs=3),
     ),
     "quick": Profile(
         name="quick",
@@ -249,6 +285,10 @@ _PROFILES = {
                                   proxy_batch=16, params=1e6, macs=10e6, max_layers=18, train_per_class=50,
                                   val_per_class=20, test_per_class=50, epochs=2, batch_size=64, lr=0.1,
                                   warmup_iters=10, seeds=(0,), bootstrap=200),
+        grid=GridSizes(train_per_class=50, val_per_class=20, test_per_class=50, epochs=2, batch_size=64, lr=0.1,
+                       warmup_iters=10, steps=(1.0,), abg_points=1, seeds=(0,), bootstrap=200),
+        effdet=EffDetSizes(necks=("BiFPN fast", "BiFPN softmax", "BiFPN sum", "FPN matched"), seeds=(0,),
+                           effdet_model="d0", effdet_seeds=(0,), latency_runs=5),
     ),
     "full": Profile(
         name="full",
@@ -280,6 +320,10 @@ _PROFILES = {
                                   proxy_batch=64, params=1e6, macs=10e6, max_layers=18, train_per_class=1000,
                                   val_per_class=100, test_per_class=None, epochs=15, batch_size=128, lr=0.1,
                                   warmup_iters=100, seeds=(0, 1), bootstrap=1000),
+        grid=GridSizes(train_per_class=300, val_per_class=50, test_per_class=None, epochs=15, batch_size=64,
+                       lr=0.1, warmup_iters=50, steps=(1.0, 2.0), abg_points=2, seeds=(0, 1, 2), bootstrap=1000),
+        effdet=EffDetSizes(necks=("BiFPN fast", "BiFPN softmax", "BiFPN sum", "FPN matched"), seeds=(0, 1),
+                           effdet_model="d0", effdet_seeds=(0,), latency_runs=30),
     ),
 }
 

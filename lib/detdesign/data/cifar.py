@@ -195,3 +195,25 @@ def cifar_batch(n: int = 64, seed: int = 42):
     x, y = cifar.tensors()
     order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))[:n]
     return x[order], y[order]
+
+
+def holdout_mask(y, per_class: int):
+    """A boolean mask picking the last ``per_class`` images of every class of labels ``y`` (a validation split
+    drawn from a training subset, disjoint from the images left for training)."""
+    import torch
+
+    mask = torch.zeros(len(y), dtype=torch.bool)
+    for c in range(10):
+        idx = (y == c).nonzero().flatten()
+        mask[idx[len(idx) - per_class:]] = True
+    return mask
+
+
+def cifar_splits(train_per_class: int, val_per_class: int, test_per_class: int | None, seed: int) -> dict:
+    """Normalised tensors ``{"train": (x, y), "val": (x, y), "test": (x, y)}``: a seeded training subset, validation
+    images drawn from the training split apart from it, and the test set (all 10,000 images when
+    ``test_per_class`` is None)."""
+    x, y = load_cifar10("train", n_per_class=train_per_class + val_per_class, seed=seed).tensors()
+    val = holdout_mask(y, val_per_class)
+    xte, yte = load_cifar10("test", n_per_class=test_per_class, seed=seed).tensors()
+    return {"train": (x[~val], y[~val]), "val": (x[val], y[val]), "test": (xte, yte)}

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from detdesign.detection.config import DetectorConfig, TrainConfig
+from detdesign.detection.efficientdet_model import EfficientDetSpec, build_efficientdet
 from detdesign.detection.evaluate import bootstrap_ap, coco_metrics, predict_all
+from detdesign.detection.model import build_detector
 from detdesign.detection.training import fit
 from detdesign.results import content_key
 from detdesign.stats import basic_interval
@@ -24,14 +26,19 @@ from detdesign.stats import basic_interval
 class DetectorJob:
     """One detector of a population: what to build and how to train it.
 
+    ``cfg``: a :class:`DetectorConfig` (FCOS detectors) or an
+    :class:`~detdesign.detection.efficientdet_model.EfficientDetSpec`;
     ``validate``: record a validation curve (val AP per evaluation) and its convergence verdict;
-    ``bootstrap``: also report a 95% interval of test AP over ``bootstrap`` image resamples.
+    ``bootstrap``: also report a 95% interval of test AP over ``bootstrap`` image resamples;
+    ``keep_boot``: also keep the AP of every resample (``AP_boot``). The resamples depend only on the test split,
+    ``bootstrap`` and the training seed, so two jobs of the same seed are paired resample by resample.
     """
 
-    cfg: DetectorConfig
+    cfg: DetectorConfig | EfficientDetSpec
     tcfg: TrainConfig
     validate: bool = False
     bootstrap: int = 0
+    keep_boot: bool = False
 
     def key(self, splits: dict) -> str:
         """The content key: config, schedule and split sizes (a validated job also keys on the val split)."""
@@ -40,6 +47,8 @@ class DetectorJob:
             parts += ("val", len(splits["val"]))
         if self.bootstrap:
             parts += ("bootstrap", self.bootstrap)
+        if self.keep_boot:
+            parts += ("keep_boot",)
         return content_key(*parts)
 
     def fields(self) -> tuple[str, ...]:
@@ -49,6 +58,8 @@ class DetectorJob:
             out += ("val_AP", "val_gain", "converged", "curve")
         if self.bootstrap:
             out += ("AP_q025", "AP_q975", "AP_lo", "AP_hi")
+        if self.bootstrap and self.keep_boot:
+            out += ("AP_boot",)
         return out
 
 
@@ -64,7 +75,8 @@ def train_evaluate(job: DetectorJob, splits: dict, ckpt_dir, device: str = "cpu"
     gain over the last quarter and ``converged``; with ``bootstrap`` the 2.5/97.5% quantiles of AP over test-image
     resamples, ``AP_q025``/``AP_q975``, and the basic bootstrap interval ``AP_lo``/``AP_hi`` built from them)."""
     val = splits["val"] if job.validate else None
-    f = fit(job.cfg, job.tcfg, splits["train"], ckpt_dir, desc=desc, val=val, device=device)
+    build = build_efficientdet if isinstance(job.cfg, EfficientDetSpec) else build_detector
+    f = fit(job.cfg, job.tcfg, splits["train"], ckpt_dir, desc=desc, build=build, val=val, device=device)
     dets = predict_all(f.model, splits["test"], device=device, precision=job.tcfg.precision)
     m = coco_metrics(splits["test"], dets)
     row = {**{k: v for k, v in m.items() if not k.startswith("AP_")}, "train_seconds": f.seconds,
@@ -76,6 +88,8 @@ def train_evaluate(job: DetectorJob, splits: dict, ckpt_dir, device: str = "cpu"
         boot = bootstrap_ap(splits["test"], dets, job.bootstrap, seed=job.tcfg.seed)[0]
         row.update(AP_q025=float(np.quantile(boot, 0.025)), AP_q975=float(np.quantile(boot, 0.975)))
         row["AP_lo"], row["AP_hi"] = basic_interval(row["AP"], row["AP_q025"], row["AP_q975"])
+        if job.keep_boot:
+            row["AP_boot"] = [round(float(v), 6) for v in boot]
     return row
 
 

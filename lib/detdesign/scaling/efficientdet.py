@@ -34,6 +34,9 @@ _TABLE = {  # official hparams_config.py / README (factsheet F)
 PAPER_COCO = {"d0": (34.6, 3.9, 2.54), "d1": (40.5, 6.6, 6.10), "d2": (43.9, 8.1, 11.0), "d3": (47.2, 12.0, 24.9),
               "d4": (49.7, 20.7, 55.2), "d5": (51.5, 33.7, 130), "d6": (52.6, 51.9, 226), "d7": (53.7, 51.9, 325),
               "d7x": (55.1, 77.0, 410)}  # AP test-dev, params (M), FLOPs (B) from the README
+OFFICIAL_COUNTS = {"d0": (3.880, 2.49), "d1": (6.626, 6.00), "d2": (8.097, 10.83), "d3": (12.032, 24.57),
+                   "d4": (20.724, 54.58), "d5": (33.653, 134.13), "d6": (51.872, 224.12), "d7": (51.872, 322.73),
+                   "d7x": (77.147, 407.63)}  # official implementation: params (M) / GMACs, 90 classes, official input
 
 
 def efficientdet_config(name: str) -> EfficientDetConfig:

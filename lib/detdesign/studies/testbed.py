@@ -118,10 +118,15 @@ def _job(item: tuple, data: dict, ckpt_dir, device: str) -> dict:
     return train_evaluate(job, data[dataset], ckpt_dir, device=device, desc=dataset)
 
 
-def train_all(run, S: TestbedSizes, data: dict) -> pd.DataFrame:
+def train_all(run, S: TestbedSizes, data: dict, only: str | None = None) -> pd.DataFrame:
     """Train every job of :func:`jobs` as one population through ``run.map`` (scenes seeds and BCCD run side by
-    side on a cluster), each cached in ``00c_testbed`` under its content key."""
+    side on a cluster), each cached in ``00c_testbed`` under its content key. ``only="scenes"`` (or ``"bccd"``)
+    keeps that dataset's jobs: notebook 04 reads the reference detector's scenes rows this way."""
     js = jobs(run, S, data)
+    if only is not None:
+        if only not in data:
+            raise ValueError(f"only must be one of {sorted(data)} or None, got {only!r}")
+        js = {name: job for name, job in js.items() if name.split()[0] == only}
     items = [(name.split()[0], job) for name, job in js.items()]
     cache = run.cache("00c_testbed", fields=population_fields([j for _, j in items]))
     rows = run.map(_job, items, key=lambda it: it[1].key(data[it[0]]), cache=cache,

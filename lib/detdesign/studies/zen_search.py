@@ -23,9 +23,9 @@ import pandas as pd
 import torch
 
 from detdesign.arch import ZenNet
-from detdesign.claims import Claim, Precondition, interval
-from detdesign.classification import ClassifierTrainConfig, fit_classifier, predict
-from detdesign.data import load_cifar10
+from detdesign.claims import Claim, Precondition, interval, paired_outcome
+from detdesign.classification import ClassifierTrainConfig, fit_classifier, pack_correct, predict, unpack_correct
+from detdesign.data.cifar import cifar_splits
 from detdesign.profiles import ZenSearchSizes
 from detdesign.results import content_key, seed_for
 from detdesign.search import CIFAR_INITIAL, Budget, Objective, SearchConfig, XXBLSpace, cost, evolve
@@ -93,29 +93,7 @@ def searches(run, S: ZenSearchSizes, seed: int) -> pd.DataFrame:
 def cifar(S: ZenSearchSizes, seed: int) -> dict:
     """Training subset (``S.train_per_class``), validation images (``S.val_per_class``, drawn from the training
     split apart from the training subset) and the test set (all 10,000 images unless ``S.test_per_class``)."""
-    pool = load_cifar10("train", n_per_class=S.train_per_class + S.val_per_class, seed=seed)
-    x, y = pool.tensors()
-    val = val_mask(y, S.val_per_class)
-    xte, yte = load_cifar10("test", n_per_class=S.test_per_class, seed=seed).tensors()
-    return {"train": (x[~val], y[~val]), "val": (x[val], y[val]), "test": (xte, yte)}
-
-
-def val_mask(y, per_class: int):
-    """A boolean mask picking the last ``per_class`` images of every class (the validation images)."""
-    mask = torch.zeros(len(y), dtype=torch.bool)
-    for c in range(10):
-        idx = (y == c).nonzero().flatten()
-        mask[idx[len(idx) - per_class:]] = True
-    return mask
-
-
-def _pack(correct: np.ndarray) -> str:
-    return np.packbits(correct.astype(np.uint8)).tobytes().hex()
-
-
-def unpack(text: str, n: int) -> np.ndarray:
-    """The per-image correctness vector stored by :func:`_train` (``n`` test images)."""
-    return np.unpackbits(np.frombuffer(bytes.fromhex(text), dtype=np.uint8))[:n].astype(bool)
+    return cifar_splits(S.train_per_class, S.val_per_class, S.test_per_class, seed)
 
 
 def _train(item: tuple, data: dict, S: ZenSearchSizes) -> dict:
@@ -127,9 +105,9 @@ def _train(item: tuple, data: dict, S: ZenSearchSizes) -> dict:
     f = fit_classifier(net, *data["train"], cfg, val=data["val"], desc=f"train {label} seed {seed}")
     xte, yte = data["test"]
     correct = (predict(net, xte) == yte).numpy()
-    return {"test_acc": float(correct.mean()), "correct": _pack(correct), "curve": f.curve.to_json(orient="split",
-            index=False), "converged": bool(f.convergence["converged"]), "gain": f.convergence["gain"],
-            "train_seconds": f.seconds}
+    curve = f.curve.to_json(orient="split", index=False)
+    return {"test_acc": float(correct.mean()), "correct": pack_correct(correct), "curve": curve,
+            "converged": bool(f.convergence["converged"]), "gain": f.convergence["gain"], "train_seconds": f.seconds}
 
 
 def trainings(run, found: pd.DataFrame, data: dict, S: ZenSearchSizes) -> pd.DataFrame:
@@ -144,7 +122,7 @@ def trainings(run, found: pd.DataFrame, data: dict, S: ZenSearchSizes) -> pd.Dat
 
 def per_image(trained: pd.DataFrame, n: int) -> pd.DataFrame:
     """Test images x objectives: the share of seeds that classified each image correctly."""
-    return pd.DataFrame({lab: np.mean([unpack(c, n) for c in g["correct"]], axis=0)
+    return pd.DataFrame({lab: np.mean([unpack_correct(c, n) for c in g["correct"]], axis=0)
                          for lab, g in trained.groupby("objective", sort=False)})
 
 
@@ -228,15 +206,8 @@ def result_figure(tab: pd.DataFrame):
 
 
 def _sign(row, seed_diffs) -> str:
-    """yes / no when the image-bootstrap interval of Zen's difference lies above / below 0 *and* every seed's own
-    difference (Zen seed s minus the other's seed s) has that sign; else inconclusive (within image or seed noise).
-    The interval resamples test images only, so the seeds' agreement is what covers training noise."""
-    seeds = np.asarray(seed_diffs, dtype=float)
-    if row["diff_lo"] > 0 and (seeds > 0).all():
-        return "yes"
-    if row["diff_hi"] < 0 and (seeds < 0).all():
-        return "no"
-    return "inconclusive"
+    """:func:`~detdesign.claims.paired_outcome` of Zen's difference (image-bootstrap interval and every seed)."""
+    return paired_outcome(row["diff_lo"], row["diff_hi"], seed_diffs)
 
 
 def _seed_diffs(tab: pd.DataFrame, other: str) -> list[float]:
