@@ -107,3 +107,43 @@ def test_the_official_start_and_resnet50_budget():
 
     assert tinynas_layers(RESNET50_LIKE) == 49 and round(1.86 * 49) == R50_LAYER_BUDGET
     assert tinynas_layers(OFFICIAL_START) == 1 + 3 * 5
+
+
+def test_tinynas_text_builds_networks_unit_by_unit_including_odd_depths():
+    from dataclasses import replace
+
+    from detdesign.arch import ZenNet
+    from detdesign.arch.zen_units import expand
+    from detdesign.search.maedet_space import RESNET50_LIKE
+    from detdesign.search.space import cost
+
+    even = [RESNET50_LIKE[0], *(replace(b, L=4) for b in RESNET50_LIKE[1:])]
+    for z, t in zip(ZenNet(to_zen(even), num_classes=1).blocks_spec, even):
+        assert expand(z) == expand(t)  # L units = L/2 ZenNAS sub-layers, unit for unit
+    r50 = ZenNet(format_tinynas(RESNET50_LIKE), num_classes=1)  # 3/4/6/3 units: L = 3 is odd
+    assert count_params(r50) == r50.analytic_params()
+    assert (count_params(r50) - 2048 - 1) / 1e6 == pytest.approx(23.5, abs=0.05)  # ResNet-50's backbone
+    assert parse_tinynas(r50.structure) == RESNET50_LIKE  # the network keeps the format it came in
+    assert cost(format_tinynas(RESNET50_LIKE), 224).layers == tinynas_layers(RESNET50_LIKE) == 49
+    levels = Backbone(format_tinynas(RESNET50_LIKE))
+    assert levels.strides == [2, 4, 8, 16, 32] and levels.channels[2:] == [512, 1024, 2048]
+
+
+def test_the_maedet_space_drives_the_evolutionary_search_in_tinynas_text():
+    import random
+
+    from detdesign.search import Budget, Objective, SearchConfig, evolve
+    from detdesign.search.maedet_space import OFFICIAL_START, R50_LAYER_BUDGET, MaeDetSpace
+
+    space = MaeDetSpace(budget_layers=R50_LAYER_BUDGET, image_size=224)
+    rng, cur, odd = random.Random(0), format_tinynas(OFFICIAL_START), 0
+    for step in range(60):
+        child = space.mutate(cur, rng, coarse=step < 30)
+        assert format_tinynas(parse_tinynas(child)) == child and child != cur
+        odd += any(b.L % 2 for b in parse_tinynas(child) if b.kind == "k1kxk1")
+        cur = child
+    assert odd > 0  # the official L mutation (+-1, +-2 units) reaches depths no ZenNAS string has
+    assert space.mutate(to_zen(released("maedet_s")), rng).startswith("{")  # a ZenNAS start is accepted
+    res = evolve(format_tinynas(OFFICIAL_START), Objective("params", resolution=64, batch_size=2),
+                 Budget(layers=R50_LAYER_BUDGET, resolution=224), SearchConfig(population=3, iterations=4, space=space))
+    assert res.scored >= 2 and parse_tinynas(res.best)

@@ -38,6 +38,45 @@ class TinyBlock:
     L: int = 0
     btn: int = 0
 
+    # the ZenBlock interface (zen_units.expand, ZenNet, search.space.cost read these)
+    @property
+    def kind(self) -> str:
+        return "conv" if self.cls == "ConvKXBNRELU" else "k1kxk1"
+
+    @property
+    def name(self) -> str:
+        return self.cls
+
+    @property
+    def in_channels(self) -> int:
+        return self.cin
+
+    @property
+    def out_channels(self) -> int:
+        return self.cout
+
+    @property
+    def stride(self) -> int:
+        return self.s
+
+    @property
+    def kernel(self) -> int:
+        return self.k
+
+    @property
+    def bottleneck(self) -> int | None:
+        return self.btn if self.kind == "k1kxk1" else None
+
+    @property
+    def units(self) -> int:
+        """Residual units (TinyNAS's ``L``; 1 for the conv block)."""
+        return self.L if self.kind == "k1kxk1" else 1
+
+    @property
+    def sub_layers(self) -> float:
+        """ZenNAS's reading of the depth: ``L / 2`` sub-layers (1 for the conv block)."""
+        return self.L / 2 if self.kind == "k1kxk1" else 1
+
     def as_dict(self) -> dict:
         d = {"class": self.cls, "in": self.cin, "out": self.cout, "s": self.s, "k": self.k}
         return d if self.cls == "ConvKXBNRELU" else {**d, "L": self.L, "btn": self.btn}
@@ -106,6 +145,18 @@ def from_zen(structure) -> list[TinyBlock]:
         else:
             raise ValueError(f"block {i} ({z.name}): TinyNAS's K1KxK1 space has no such block")
     return out
+
+
+def is_tinynas(text: str) -> bool:
+    """Whether a structure string is in TinyNAS's named-dict format (a ZenNAS string starts with a block name)."""
+    return isinstance(text, str) and text.lstrip()[:1] in ("{", "[")
+
+
+def parse_structure(structure):
+    """Blocks of a ZenNAS string, a TinyNAS named-dict text, or an already parsed list (returned as a list)."""
+    if isinstance(structure, str):
+        return parse_tinynas(structure) if is_tinynas(structure) else parse_zen(structure)
+    return list(structure)
 
 
 def tinynas_layers(blocks: list[TinyBlock]) -> int:

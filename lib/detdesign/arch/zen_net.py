@@ -1,4 +1,5 @@
-"""``ZenNet``: an ``nn.Module`` built from a ZenNAS structure string, as the official Masternet builds it.
+"""``ZenNet``: an ``nn.Module`` built from a ZenNAS structure string, as the official Masternet builds it (or from
+TinyNAS's named-dict format, whose ``SuperResK1KXK1`` blocks count depth in units: see :mod:`tinynas_format`).
 
 ``ZenNet(structure, num_classes)`` = the blocks of the structure, global average pooling and a linear
 classifier. ``forward_pre_gap(x)`` returns the last block's feature map (what Zen-Score reads) and
@@ -12,7 +13,8 @@ import math
 
 from torch import Tensor, nn
 
-from detdesign.arch.zen_format import ZenBlock, format_zen, parse_zen, validate_chain
+from detdesign.arch.tinynas_format import TinyBlock, format_tinynas, parse_structure
+from detdesign.arch.zen_format import ZenBlock, format_zen, validate_chain
 from detdesign.arch.zen_units import ConvSpec, UnitSpec, block_macs, block_params, expand, official_flops
 
 BN_EPS = 1e-3
@@ -57,12 +59,17 @@ def stage_ends(blocks: list[ZenBlock]) -> list[int]:
 
 def _as_blocks(structure) -> list[ZenBlock]:
     if isinstance(structure, str):
-        return parse_zen(structure)
+        return parse_structure(structure)
     blocks = list(structure)
-    if any(not isinstance(b, ZenBlock) for b in blocks):
-        raise TypeError("structure must be a ZenNAS string or a list of ZenBlock")
+    if not (all(isinstance(b, ZenBlock) for b in blocks) or all(isinstance(b, TinyBlock) for b in blocks)):
+        raise TypeError("structure must be a ZenNAS string, a TinyNAS named-dict text, or a list of ZenBlock (or of "
+                        "TinyBlock), not a mix")
     validate_chain(blocks)
     return blocks
+
+
+def _format(blocks) -> str:
+    return format_tinynas(blocks) if isinstance(blocks[0], TinyBlock) else format_zen(blocks)
 
 
 MAX_PARAMS = 2_000_000_000  # a guard against typos such as an extra zero in a width (8 GiB of float32 weights)
@@ -97,7 +104,7 @@ class ZenNet(nn.Module):
             widest = max(self.blocks_spec, key=lambda b: b.out_channels)
             raise ValueError(f"the structure has {params / 1e9:.2f} G parameters (> {MAX_PARAMS / 1e9:.0f} G, "
                              f"{4 * params / 2**30:.1f} GiB in float32); widest block {widest} -- check the widths")
-        self.structure = format_zen(self.blocks_spec)
+        self.structure = _format(self.blocks_spec)  # the format it came in (ZenNAS or TinyNAS)
         self.no_reslink, self.no_bn, self.num_classes = no_reslink, no_bn, num_classes
         self.blocks = nn.ModuleList(
             nn.Sequential(*[ZenUnit(u, no_bn) for u in expand(b, no_reslink)]) for b in self.blocks_spec)

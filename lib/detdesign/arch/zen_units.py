@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from detdesign.arch.tinynas_format import TinyBlock
 from detdesign.arch.zen_format import ZenBlock, smart_round
 
 
@@ -71,8 +72,22 @@ def _res(convs: list[ConvSpec], first_of_block: bool, no_reslink: bool) -> UnitS
     return UnitSpec(tuple(convs), kind, post_relu=True)
 
 
+def _expand_tiny(block, no_reslink: bool) -> list[UnitSpec]:
+    """A TinyNAS block: the conv block, or ``L`` bottleneck units (only the first strided, with a projection)."""
+    cin, out, s, k, btn = block.cin, block.cout, block.s, block.k, block.btn
+    if block.kind == "conv":
+        return [UnitSpec((ConvSpec(cin, out, k, s),), "none", post_relu=False)]
+    return [_res([ConvSpec(cin if u == 0 else out, btn, 1), ConvSpec(btn, btn, k, s if u == 0 else 1),
+                  ConvSpec(btn, out, 1)], u == 0, no_reslink) for u in range(block.L)]
+
+
 def expand(block: ZenBlock, no_reslink: bool = False) -> list[UnitSpec]:
-    """The residual units of ``block`` in forward order (see the module docstring)."""
+    """The residual units of ``block`` in forward order (see the module docstring). A TinyNAS block
+    (:class:`~detdesign.arch.tinynas_format.TinyBlock`) expands to its ``L`` units: ``L = 2 x sub_layers`` gives
+    exactly the units of the ZenNAS ``SuperResK1KxK1`` block, and an odd ``L`` (which has no ZenNAS string) the
+    same chain one unit longer or shorter."""
+    if isinstance(block, TinyBlock):
+        return _expand_tiny(block, no_reslink)
     units, cin, stride = [], block.in_channels, block.stride
     k, btn, out = block.kernel, block.bottleneck, block.out_channels
     for i in range(block.sub_layers):

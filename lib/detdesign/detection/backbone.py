@@ -9,6 +9,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from detdesign.arch import ZenNet
+from detdesign.arch.tinynas_format import is_tinynas
 from detdesign.arch.zen_net import stage_ends
 from detdesign.detection.config import RESNET18_LIKE, RESNET50_LIKE
 from detdesign.registry import Registry
@@ -33,7 +34,7 @@ def backbone_structure(name_or_structure: str) -> str:
     """A registered name's structure string; a structure string is returned as it is."""
     if not isinstance(name_or_structure, str):
         raise TypeError(f"a backbone is a registered name or a ZenNAS string, got {type(name_or_structure).__name__}")
-    if "(" in name_or_structure:
+    if "(" in name_or_structure or is_tinynas(name_or_structure):
         return name_or_structure
     return BACKBONES.get(name_or_structure)
 

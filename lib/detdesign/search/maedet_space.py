@@ -24,7 +24,14 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, replace
 
-from detdesign.arch.tinynas_format import TinyBlock, tinynas_layers
+from detdesign.arch.tinynas_format import (
+    TinyBlock,
+    format_tinynas,
+    from_zen,
+    is_tinynas,
+    parse_structure,
+    tinynas_layers,
+)
 from detdesign.arch.zen_format import smart_round
 
 # ResNet-50's four bottleneck stages (3/4/6/3 units, out 256..2048, btn 64..512) in TinyNAS's format; a 3x3/32
@@ -63,11 +70,23 @@ class MaeDetSpace:
     blocks_per_child: int = 2
     image_size: int = 224
 
+    def mutate(self, structure, rng: random.Random, coarse: bool = True, population: int | None = None) -> str:
+        """The EA's interface (:class:`~detdesign.search.evolution.SearchConfig` ``space``): a child of a TinyNAS
+        (or ZenNAS) structure as TinyNAS text, the storage format of this space (odd ``L`` has no ZenNAS string).
+        ``coarse=False`` is the fine ("minor") phase of coarse-to-fine; ``population`` is not used."""
+        return format_tinynas(mutate(_tiny(structure), rng, self, minor=not coarse))
+
     def __post_init__(self):
         if len(self.kernels) < 2:
             raise ValueError(f"a kernel mutation needs >= 2 kernels to pick a different one, got {self.kernels}")
         if self.blocks_per_child < 1 or self.max_channels < 8:
             raise ValueError("blocks_per_child must be >= 1 and max_channels >= 8")
+
+
+def _tiny(structure) -> list[TinyBlock]:
+    if isinstance(structure, str) and not is_tinynas(structure):
+        return from_zen(structure)
+    return parse_structure(structure)
 
 
 def _channels(c: int, rng: random.Random, space: MaeDetSpace) -> int:

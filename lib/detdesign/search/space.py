@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, replace
 
+from detdesign.arch.tinynas_format import parse_structure
 from detdesign.arch.zen_format import ZenBlock, format_zen, parse_zen
 from detdesign.arch.zen_units import block_macs, block_params, expand
 
@@ -92,7 +93,7 @@ class Cost:
 def cost(structure, resolution: int, classes: int = 0) -> Cost:
     """Backbone MACs at ``resolution``, parameters (+ a ``classes``-way linear classifier when > 0), main-path
     conv count and the sum of ``sub_layers`` of a structure."""
-    blocks = parse_zen(structure) if isinstance(structure, str) else list(structure)
+    blocks = parse_structure(structure)
     macs, res, params, layers = 0, resolution, 0, 0
     for b in blocks:
         m, res = block_macs(b, res)
