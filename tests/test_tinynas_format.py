@@ -120,6 +120,9 @@ def test_tinynas_text_builds_networks_unit_by_unit_including_odd_depths():
     even = [RESNET50_LIKE[0], *(replace(b, L=4) for b in RESNET50_LIKE[1:])]
     for z, t in zip(ZenNet(to_zen(even), num_classes=1).blocks_spec, even):
         assert expand(z) == expand(t)  # L units = L/2 ZenNAS sub-layers, unit for unit
+    entropy = [compute("maedet_entropy", Backbone(s), resolution=64, batch_size=2).value
+               for s in (to_zen(even), format_tinynas(even))]
+    assert entropy[0] == entropy[1]
     r50 = ZenNet(format_tinynas(RESNET50_LIKE), num_classes=1)  # 3/4/6/3 units: L = 3 is odd
     assert count_params(r50) == r50.analytic_params()
     assert (count_params(r50) - 2048 - 1) / 1e6 == pytest.approx(23.5, abs=0.05)  # ResNet-50's backbone

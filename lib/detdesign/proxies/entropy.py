@@ -32,6 +32,7 @@ import math
 import torch
 from torch import nn
 
+from detdesign.arch.tinynas_format import TinyBlock
 from detdesign.arch.zen_format import ZenBlock
 from detdesign.arch.zen_net import stage_ends
 from detdesign.arch.zen_units import expand
@@ -44,12 +45,12 @@ MSEP_ALPHA = (0.0, 0.0, 1.0, 1.0, 6.0)
 
 
 def zen_blocks(net) -> list[ZenBlock]:
-    """The ZenNAS blocks of a :class:`ZenNet`, a detection ``Backbone`` or a ``Detector``."""
+    """The blocks (ZenNAS or TinyNAS) of a :class:`ZenNet`, a detection ``Backbone`` or a ``Detector``."""
     for owner in (net, getattr(net, "backbone", None)):
         for attr in ("blocks_spec", "spec"):
             blocks = getattr(owner, attr, None)
-            if isinstance(blocks, list) and blocks and isinstance(blocks[0], ZenBlock):
-                return blocks
+            if isinstance(blocks, list) and blocks and isinstance(blocks[0], (ZenBlock, TinyBlock)):
+                return blocks  # ZenNAS blocks, or TinyNAS blocks (same interface, depth in units)
     raise TypeError(f"{type(net).__name__} is not a ZenNAS-format network; maedet_entropy needs a ZenNet, a "
                     "detection Backbone or a Detector (their blocks define the stages)")
 
