@@ -176,6 +176,26 @@ class EffDetSizes:
     latency_runs: int
 
 
+@dataclass(frozen=True)
+class MaeDetSizes:
+    """Sizes of ``03_msep_ablation`` redone (:mod:`detdesign.studies.maedet`): the official K1KxK1 space at a
+    CPU-sized ResNet-50 budget, detectors trained on the testbed's data with its recipe (``TestbedSizes``)."""
+
+    divisor: int  # ResNet-50's widths / divisor: the budget network (official: 1)
+    layers: int  # TinyNAS conv count of every network of the equal-depth sample (ResNet-50: 49)
+    pool: int  # equal-depth, equal-MACs candidates collected by a random walk of the official mutator
+    walk_steps: int  # the walk's length cap
+    n_networks: int  # trained, spread evenly over the pool's MSEP range
+    seeds: tuple[int, ...]  # training seeds on CIFAR-10 Scenes
+    bccd_seeds: tuple[int, ...]  # training seeds on BCCD (the search ablation's second dataset)
+    population: int  # EA population (official 256)
+    iterations: int  # EA iterations (official 100,000 networks)
+    proxy_resolution: int  # input of Zen-Score
+    proxy_batch: int
+    long_factor: int  # schedule sensitivity: the long schedule is long_factor x the old one
+    bootstrap: int  # resamples of the rank-correlation intervals (over networks)
+
+
 ZEN_OBJECTIVES = ("Zen-NAS", "TE-NAS", "NASWOT", "synflow", "FLOPs", "grad-norm", "random")  # Zen-NAS's table
 
 
@@ -222,6 +242,7 @@ class Profile:
     zen_search: ZenSearchSizes
     grid: GridSizes
     effdet: EffDetSizes
+    maedet: MaeDetSizes
 
 
 _PROFILES = {
@@ -256,6 +277,9 @@ _PROFILES = {
                        warmup_iters=1, steps=(1.0,), abg_points=1, seeds=(0,), bootstrap=20),
         effdet=EffDetSizes(necks=("BiFPN fast", "FPN matched"), seeds=(0,), effdet_model="d0", effdet_seeds=(0,),
                            latency_runs=3),
+        maedet=MaeDetSizes(divisor=8, layers=49, pool=4, walk_steps=300, n_networks=3, seeds=(0,), bccd_seeds=(),
+                           population=3, iterations=4, proxy_resolution=32, proxy_batch=2, long_factor=2,
+                           bootstrap=20),
     ),
     "quick": Profile(
         name="quick",
@@ -289,6 +313,9 @@ _PROFILES = {
                        warmup_iters=10, steps=(1.0,), abg_points=1, seeds=(0,), bootstrap=200),
         effdet=EffDetSizes(necks=("BiFPN fast", "BiFPN softmax", "BiFPN sum", "FPN matched"), seeds=(0,),
                            effdet_model="d0", effdet_seeds=(0,), latency_runs=5),
+        maedet=MaeDetSizes(divisor=8, layers=49, pool=6, walk_steps=600, n_networks=4, seeds=(0,), bccd_seeds=(),
+                           population=8, iterations=30, proxy_resolution=64, proxy_batch=4, long_factor=2,
+                           bootstrap=200),
     ),
     "full": Profile(
         name="full",
@@ -324,6 +351,9 @@ _PROFILES = {
                        lr=0.1, warmup_iters=50, steps=(1.0, 2.0), abg_points=2, seeds=(0, 1, 2), bootstrap=1000),
         effdet=EffDetSizes(necks=("BiFPN fast", "BiFPN softmax", "BiFPN sum", "FPN matched"), seeds=(0, 1),
                            effdet_model="d0", effdet_seeds=(0,), latency_runs=30),
+        maedet=MaeDetSizes(divisor=8, layers=49, pool=60, walk_steps=20000, n_networks=12, seeds=(0, 1),
+                           bccd_seeds=(0,), population=64, iterations=2000, proxy_resolution=64, proxy_batch=8,
+                           long_factor=3, bootstrap=1000),
     ),
 }
 

@@ -100,3 +100,24 @@ def train_population(run, jobs: list[DetectorJob], splits: dict, cache: str, che
                    cache=run.cache(cache, fields=population_fields(jobs)),
                    shared={"splits": splits, "ckpt_dir": run.checkpoints(checkpoints), "device": run.device},
                    desc=desc)
+
+
+def paired_difference(a, b) -> dict:
+    """AP of detector ``a`` minus ``b`` from their rows (DataFrames indexed by training seed, with ``AP`` and the
+    per-resample ``AP_boot`` of jobs with ``keep_boot``): the mean over shared seeds of the per-resample
+    differences (the same resamples for two detectors of a seed), its 95% interval, each seed's own difference,
+    and the verdict of :func:`~detdesign.claims.paired_outcome`."""
+    import json
+
+    from detdesign.claims import paired_outcome
+
+    seeds = sorted(set(a.index) & set(b.index))
+    if not seeds:
+        raise ValueError(f"no shared training seed: {sorted(a.index)} vs {sorted(b.index)}")
+    boot = [np.asarray(json.loads(v) if isinstance(v, str) else v, dtype=float)
+            for s in seeds for v in (a.loc[s, "AP_boot"], b.loc[s, "AP_boot"])]
+    diffs = np.mean([boot[2 * i] - boot[2 * i + 1] for i in range(len(seeds))], axis=0)
+    per_seed = [float(a.loc[s, "AP"] - b.loc[s, "AP"]) for s in seeds]
+    lo, hi = float(np.quantile(diffs, 0.025)), float(np.quantile(diffs, 0.975))
+    return {"diff": float(np.mean(per_seed)), "lo": lo, "hi": hi, "seed_diffs": per_seed,
+            "outcome": paired_outcome(lo, hi, per_seed)}

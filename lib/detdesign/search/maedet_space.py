@@ -164,3 +164,23 @@ def mutate(blocks: list[TinyBlock], rng: random.Random, space: MaeDetSpace = Mae
         if child != list(blocks):
             return child
     raise RuntimeError(f"no mutation changed the structure in {max_tries} tries; the space cannot move from it")
+
+
+def scaled(blocks: list[TinyBlock], divisor: int) -> list[TinyBlock]:
+    """``blocks`` with every width divided by ``divisor`` (rounded to 8, at least 8), depth and kernels kept:
+    ResNet-50's layout at a CPU-sized budget (``scaled(RESNET50_LIKE, 8)``: out 32..256, btn 8..64)."""
+    if not isinstance(divisor, int) or divisor < 1:
+        raise ValueError(f"divisor must be a positive int, got {divisor!r}")
+    out: list[TinyBlock] = []
+    for i, b in enumerate(blocks):
+        cout = max(8, smart_round(b.cout / divisor, 8))
+        btn = max(8, smart_round(b.btn / divisor, 8)) if b.kind == "k1kxk1" else 0
+        out.append(replace(b, cin=b.cin if i == 0 else out[-1].cout, cout=cout, btn=btn))
+    return out
+
+
+def scaled_space(divisor: int, image_size: int, budget_layers: int | None = R50_LAYER_BUDGET) -> MaeDetSpace:
+    """The official space with its width limits divided like :func:`scaled` (max width 2048 / divisor, stem
+    <= max(8, 32 / divisor)); mutation rules, kernels, C2 depth and the layer budget unchanged."""
+    return MaeDetSpace(max_channels=max(8, 2048 // divisor), max_stem=max(8, 32 // divisor),
+                       budget_layers=budget_layers, image_size=image_size)

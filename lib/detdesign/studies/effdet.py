@@ -14,21 +14,19 @@ against FPN as two graphs of one fusion layer, and a small EfficientDet trained 
 
 from __future__ import annotations
 
-import json
 import math
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 import torch
 import torchvision
 
 from detdesign.arch.efficientnet import COEFFICIENTS, efficientnet
-from detdesign.claims import Claim, Precondition, interval, paired_outcome, timing_outcome
+from detdesign.claims import Claim, Precondition, interval, timing_outcome
 from detdesign.detection import DetectorConfig, NeckConfig, build_detector
 from detdesign.detection.efficientdet import EfficientDetNet, fpn_topology, resolve_config
 from detdesign.detection.efficientdet_model import EfficientDetSpec
-from detdesign.detection.experiment import DetectorJob, population_fields, train_evaluate
+from detdesign.detection.experiment import DetectorJob, paired_difference, population_fields, train_evaluate
 from detdesign.measure import count_flops, count_params, measure_latency
 from detdesign.profiles import EffDetSizes, TestbedSizes
 from detdesign.scaling.efficientdet import OFFICIAL_COUNTS, PAPER_COCO
@@ -182,27 +180,10 @@ def metrics_table(trained: pd.DataFrame, necks: dict[str, NeckConfig], image_siz
 
 
 def paired_diff(trained: pd.DataFrame, a: str, b: str) -> dict:
-    """AP of ``a`` minus ``b``: the mean over seeds of the per-resample differences (same resamples for two
-    detectors of a seed), its 95% interval, each seed's own difference and the verdict of
-    :func:`~detdesign.claims.paired_outcome`."""
+    """AP of variant ``a`` minus ``b`` (:func:`~detdesign.detection.experiment.paired_difference`: same resamples
+    for two detectors of a seed, mean over seeds, interval, per-seed differences, verdict)."""
     ta, tb = (trained[trained["variant"] == v].set_index("seed") for v in (a, b))
-    seeds = sorted(set(ta.index) & set(tb.index))
-    boot = np.mean([np.asarray(_boot(ta.loc[s, "AP_boot"])) - np.asarray(_boot(tb.loc[s, "AP_boot"]))
-                    for s in seeds], axis=0)
-    per_seed = [float(ta.loc[s, "AP"] - tb.loc[s, "AP"]) for s in seeds]
-    lo, hi = float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))
-    return {"a": a, "b": b, "diff": float(np.mean(per_seed)), "lo": lo, "hi": hi, "seed_diffs": per_seed,
-            "outcome": paired_outcome(lo, hi, per_seed)}
-
-
-def _boot(v):
-    return json.loads(v) if isinstance(v, str) else v
-
-
-def curves(trained: pd.DataFrame) -> pd.DataFrame:
-    """Validation AP per epoch of every training, long format (variant, seed, epoch, AP, AP50)."""
-    return pd.concat([pd.DataFrame(json.loads(r.curve)).assign(variant=r.variant, seed=r.seed)
-                      for r in trained.itertuples()], ignore_index=True)
+    return {"a": a, "b": b, **paired_difference(ta, tb)}
 
 
 def reference_curves(reference: pd.DataFrame) -> pd.DataFrame:
