@@ -105,3 +105,23 @@ def detection_grid(samples, class_names, ncols: int = 3, title: str | None = Non
     if title:
         fig.suptitle(title)
     return fig
+
+
+def search_history_figure(found, title: str = "One search per objective, same space, budget and seed"):
+    """Best objective value in the population per EA iteration, one panel per objective (their scales differ).
+    ``found``: one row per objective (the index), its ``history`` column the search history as split-oriented
+    JSON (``iteration``, ``best_score``)."""
+    import io
+
+    import pandas as pd
+
+    fig, axes = plt.subplots(1, len(found), figsize=(2.6 * len(found), 2.8), squeeze=False)
+    for ax, (lab, r) in zip(axes[0], found.iterrows()):
+        h = pd.read_json(io.StringIO(r.history), orient="split")
+        ax.plot(h["iteration"], h["best_score"])
+        ax.set_title(lab, fontsize=9)
+        ax.set_xlabel("iteration")
+    axes[0][0].set_ylabel("best score")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -14,14 +14,13 @@ sensitivity of the old free-depth sweep, and search cost against training cost.
 
 from __future__ import annotations
 
-import io
 from dataclasses import replace
 
-import matplotlib.pyplot as plt
 import pandas as pd
 
 from detdesign.claims import Claim, Precondition, interval
 from detdesign.detection.experiment import DetectorJob, paired_difference
+from detdesign.plotting import search_history_figure
 from detdesign.profiles import MaeDetSizes, MSEPSizes, TestbedSizes
 from detdesign.results import content_key
 from detdesign.search import Budget, Objective, SearchConfig, evolve
@@ -73,17 +72,7 @@ def searches(run, M: MaeDetSizes, T: TestbedSizes, seed: int) -> pd.DataFrame:
 
 def history_figure(found: pd.DataFrame):
     """Best objective value in the population per EA iteration, one panel per objective (scales differ)."""
-    fig, axes = plt.subplots(1, len(found), figsize=(3.4 * len(found), 3.0), squeeze=False)
-    for ax, (lab, r) in zip(axes[0], found.iterrows()):
-        h = pd.read_json(io.StringIO(r.history), orient="split")
-        h = h[h["iteration"] >= 0]
-        ax.plot(h["iteration"], h["best_score"])
-        ax.set_title(lab, fontsize=9)
-        ax.set_xlabel("iteration")
-    axes[0][0].set_ylabel("best score")
-    fig.suptitle("One search per objective: official space, one budget, one seed")
-    fig.tight_layout()
-    return fig
+    return search_history_figure(found, "One search per objective: official space, one budget, one seed")
 
 
 def ablation_jobs(run, found: pd.DataFrame, M: MaeDetSizes, T: TestbedSizes, classes: dict) -> list[tuple]:

@@ -15,9 +15,8 @@ import matplotlib.ticker
 import numpy as np
 import pandas as pd
 import torch
-import torchvision
 
-from detdesign.arch.efficientnet import COEFFICIENTS, efficientnet
+from detdesign.arch.efficientnet import efficientnet
 from detdesign.claims import Claim, Precondition, interval, timing_outcome
 from detdesign.classification import ClassifierTrainConfig, accuracy, train_classifier
 from detdesign.data import load_cifar10
@@ -30,10 +29,7 @@ from detdesign.results import content_key
 from detdesign.scaling import PAPER, Compound, grid
 from detdesign.scaling.cifar_grid import BASE, compound_phi, variant
 from detdesign.stats import ratio_of_medians
-
-# EfficientNet paper, Table 2 (params M, FLOPs B); not in our factsheet, so [UNVERIFIED] in the notebook
-PAPER_TABLE2 = {"b0": (5.3, 0.39), "b1": (7.8, 0.70), "b2": (9.2, 1.0), "b3": (12, 1.8), "b4": (19, 4.2),
-                "b5": (30, 9.9), "b6": (43, 19), "b7": (66, 37)}
+from detdesign.studies.effdet import PAPER_TABLE2, efficientnet_table  # noqa: F401  (notebook 04 calls it)
 
 
 def cifar(S: ScalingSizes, seed: int):
@@ -141,21 +137,6 @@ def abg_figure(cands: pd.DataFrame):
     ax.set(xlabel="beta (width)", ylabel="gamma (resolution)",
            title="alpha * beta^2 * gamma^2 ~ 2: candidates, paper's point (star)")
     return fig
-
-
-def efficientnet_table() -> pd.DataFrame:
-    """B0-B7: our params and MACs at the official resolution (meta device), torchvision's params, Table 2."""
-    rows = []
-    for name, (w, d, r, _) in COEFFICIENTS.items():
-        with torch.device("meta"):
-            ours = efficientnet(name)
-            tv = getattr(torchvision.models, f"efficientnet_{name}")()
-        p_paper, f_paper = PAPER_TABLE2[name]
-        rows.append({"model": name, "width": w, "depth": d, "resolution": r, "params_M": count_params(ours) / 1e6,
-                     "torchvision_params_M": count_params(tv) / 1e6, "paper_params_M": p_paper,
-                     "GMACs": count_flops(ours, (1, 3, r, r)).macs / 1e9, "paper_GFLOPs": f_paper,
-                     "blocks": sum(len(s) for s in ours.stages)})
-    return pd.DataFrame(rows).set_index("model")
 
 
 NECKS = {

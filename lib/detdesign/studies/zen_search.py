@@ -26,6 +26,7 @@ from detdesign.arch import ZenNet
 from detdesign.claims import Claim, Precondition, interval, paired_outcome
 from detdesign.classification import ClassifierTrainConfig, fit_classifier, pack_correct, predict, unpack_correct
 from detdesign.data.cifar import cifar_splits
+from detdesign.plotting import search_history_figure
 from detdesign.profiles import ZenSearchSizes
 from detdesign.results import content_key, seed_for
 from detdesign.search import CIFAR_INITIAL, Budget, Objective, SearchConfig, XXBLSpace, cost, evolve
@@ -176,16 +177,7 @@ def curves_figure(cv: pd.DataFrame):
 
 def history_figure(found: pd.DataFrame):
     """Best objective value in the population per EA iteration, one panel per objective (scales differ)."""
-    fig, axes = plt.subplots(1, len(found), figsize=(2.6 * len(found), 2.8), squeeze=False)
-    for ax, (lab, r) in zip(axes[0], found.iterrows()):
-        h = pd.read_json(io.StringIO(r.history), orient="split")
-        ax.plot(h["iteration"], h["best_score"])
-        ax.set_title(lab, fontsize=9)
-        ax.set_xlabel("iteration")
-    axes[0][0].set_ylabel("best score")
-    fig.suptitle("One search per objective, same space, budget and seed")
-    fig.tight_layout()
-    return fig
+    return search_history_figure(found)
 
 
 def result_figure(tab: pd.DataFrame):
