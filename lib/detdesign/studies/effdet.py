@@ -14,6 +14,7 @@ against FPN as two graphs of one fusion layer, and a small EfficientDet trained 
 
 from __future__ import annotations
 
+import json
 import math
 
 import matplotlib.pyplot as plt
@@ -184,6 +185,12 @@ def paired_diff(trained: pd.DataFrame, a: str, b: str) -> dict:
     for two detectors of a seed, mean over seeds, interval, per-seed differences, verdict)."""
     ta, tb = (trained[trained["variant"] == v].set_index("seed") for v in (a, b))
     return {"a": a, "b": b, **paired_difference(ta, tb)}
+
+
+def curves(trained: pd.DataFrame) -> pd.DataFrame:
+    """Validation AP per epoch of every training, long format (variant, seed, epoch, AP, AP50)."""
+    return pd.concat([pd.DataFrame(json.loads(r.curve)).assign(variant=r.variant, seed=r.seed)
+                      for r in trained.itertuples()], ignore_index=True)
 
 
 def reference_curves(reference: pd.DataFrame) -> pd.DataFrame:
