@@ -269,7 +269,9 @@ def correlation_claims(corr: pd.DataFrame, diff: tuple, alpha_diff: tuple, share
                               "{:.0f}"),
            Precondition.check("every training converged", float(mean["converged"].all()), "==", 1.0, "{:.0f}"),
            Precondition.check("seeds per network", float(len(M.seeds)), ">=", 2.0, "{:.0f}"),
-           Precondition.check("smallest share of positives on P3-P7", float(shares.min()), ">=", 0.10, "{:.3f}"))
+           Precondition.check("smallest share of positives a weighted stage feeds (C3 <- P3, C4 <- P4, "
+                              "C5 <- P5-P7)", float(min(shares["P3"], shares["P4"], shares[["P5", "P6", "P7"]].sum())),
+                              ">=", 0.10, "{:.3f}"))
     m = corr.loc["msep"]
     d, dlo, dhi = diff
     a, alo, ahi = alpha_diff
