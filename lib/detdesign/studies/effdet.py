@@ -221,8 +221,11 @@ def latency_table(necks: dict[str, NeckConfig], image_size: int, runs: int) -> p
     return pd.DataFrame({lab: neck_cost(_detector(image_size, n), runs=runs) for lab, n in necks.items()}).T
 
 
-def claims(metrics: pd.DataFrame, graph: dict, fusion: dict, lat: pd.DataFrame, E: EffDetSizes) -> list[Claim]:
-    """Ledger rows: BiFPN beats FPN at matched neck MACs; fast fusion keeps softmax's accuracy and is faster."""
+def claims(metrics: pd.DataFrame, graph: dict, fusion: dict, lat: pd.DataFrame, E: EffDetSizes,
+           shares: pd.Series) -> list[Claim]:
+    """Ledger rows: BiFPN beats FPN at matched neck MACs; fast fusion keeps softmax's accuracy and is faster.
+    ``shares``: the share of positives on each level of the detectors' pyramid (a multi-scale fusion can only
+    matter where every level carries positives)."""
     conv = Precondition.check("every neck training converged",
                               float(metrics.loc[list(E.necks), "all converged"].all()), "==", 1.0, "{:.0f}")
     seeds = Precondition.check("seeds per neck", float(len(E.seeds)), ">=", 2.0, "{:.0f}")
@@ -230,7 +233,9 @@ def claims(metrics: pd.DataFrame, graph: dict, fusion: dict, lat: pd.DataFrame, 
                                  float(metrics.loc[list(E.necks), "AP"].min()), ">=", 0.05, "{:.3f}")
     ratio = metrics.loc["FPN matched", "neck_MMACs"] / metrics.loc["BiFPN fast", "neck_MMACs"]
     matched = Precondition.check("|FPN / BiFPN neck MACs - 1|", float(abs(ratio - 1)), "<=", 0.10, "{:.2f}")
-    pre = (conv, seeds, learned)
+    levels = Precondition.check("smallest share of positives on a pyramid level", float(shares.dropna().min()),
+                                ">=", 0.10, "{:.3f}")
+    pre = (conv, seeds, learned, levels)
     rows = [Claim("04-bifpn-vs-fpn", "EfficientDet §3 (Table 4)", "BiFPN is more accurate than FPN",
                   f"AP BiFPN fast - FPN (same fusion layer, neck MACs ratio {ratio:.2f}): {graph['diff']:+.4f} "
                   f"(per seed {', '.join(f'{d:+.4f}' for d in graph['seed_diffs'])})", graph["outcome"],
