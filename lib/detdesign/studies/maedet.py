@@ -92,15 +92,11 @@ def score(structure: str, M: MaeDetSizes, T: TestbedSizes, seed: int) -> dict:
     return {"stages": stages, "zen": zen, "params": c.params, "macs": c.macs, "layers": tinynas_layers(blocks)}
 
 
-def _score_job(structure: str, M: MaeDetSizes, T: TestbedSizes, seed: int) -> dict:
-    return score(structure, M, T, seed)
-
-
 def score_all(run, structures: list[str], M: MaeDetSizes, T: TestbedSizes, seed: int,
               alpha_matched: tuple = PAPER_ALPHA) -> pd.DataFrame:
     """:func:`score` of every structure through ``run.map`` (cached in ``03_maedet_scores``), with the entropy under
     the paper's alpha (``msep``), the last stage only (``single``) and ``alpha_matched`` (``msep_matched``)."""
-    rows = run.map(_score_job, structures, key=lambda s: content_key("maedet-score", s, T.image_size,
+    rows = run.map(score, structures, key=lambda s: content_key("maedet-score", s, T.image_size,
                                                                        M.proxy_resolution, M.proxy_batch, seed),
                    cache=run.cache("03_maedet_scores", fields=("stages", "zen", "params", "macs", "layers")),
                    shared={"M": M, "T": T, "seed": seed}, desc="scoring")
