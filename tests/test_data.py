@@ -178,6 +178,7 @@ def test_coco_conversion_and_perfect_prediction_ap(root):
     gt = to_coco(ds.records)
     assert len(gt["images"]) == 72 and len(gt["annotations"]) == ds.report.boxes
     assert {c["name"] for c in gt["categories"]} == {"RBC", "WBC", "Platelets"}
+    assert "info" in gt, "pycocotools <= 2.0.10's loadRes copies gt['info'] (KeyError without it)"
     ann = gt["annotations"][0]
     rec = next(r for r in ds.records if r.image_id == ann["image_id"])
     x0, y0, w, h = ann["bbox"]

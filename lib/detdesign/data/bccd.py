@@ -160,7 +160,9 @@ def load_bccd(split: str = "train", *, root=None, size: int | None = None, train
 
 
 def to_coco(records: list[Record], classes: tuple[str, ...] = CLASSES) -> dict:
-    """COCO-format ground truth (``bbox`` as xywh, category ids 1..K for ``classes``) for pycocotools."""
+    """COCO-format ground truth (``bbox`` as xywh, category ids 1..K for ``classes``) for pycocotools.
+
+    ``info`` is part of the format: pycocotools <= 2.0.10's ``loadRes`` copies it and fails without it."""
     images, annotations = [], []
     for rec in records:
         images.append({"id": rec.image_id, "file_name": rec.file_name, "width": rec.width,
@@ -171,7 +173,8 @@ def to_coco(records: list[Record], classes: tuple[str, ...] = CLASSES) -> dict:
                                 "category_id": label + 1, "bbox": [box[0], box[1], w, h],
                                 "area": w * h, "iscrowd": 0})
     categories = [{"id": i + 1, "name": n} for i, n in enumerate(classes)]
-    return {"images": images, "annotations": annotations, "categories": categories}
+    return {"info": {"description": "detdesign ground truth"}, "images": images, "annotations": annotations,
+            "categories": categories}
 
 
 def coco_api(records: list[Record], classes: tuple[str, ...] = CLASSES):
