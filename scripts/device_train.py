@@ -11,6 +11,8 @@ CPU run of the notebook (fp32, channels_last) reads; without it a GPU run trains
 
     DETDESIGN_PRECISION=fp32 DETDESIGN_DASK=serial DETDESIGN_PROFILE=full \\
         python scripts/device_train.py notebooks/drafts/04_compound_scaling.ipynb --until "effdet.train_all"
+    python scripts/device_train.py notebooks/drafts/04_compound_scaling.ipynb --from "grid.points" \
+        --until "grid.train"     # only the scaling grid's section
 
 Every finished job is written to the cache at once (atomically), so a run stopped by a time limit keeps it.
 """
@@ -39,19 +41,33 @@ def _ipython_stand_in() -> None:
         sys.modules["IPython.display"] = mod
 
 
-def cells_until(notebook: Path, marker: str) -> list[str]:
-    """Code cells of ``notebook`` up to and including the first that contains ``marker`` (ValueError if none)."""
-    cells = ["".join(c["source"]) for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "code"]
+def _index(cells: list[str], marker: str, notebook: Path) -> int:
     for i, src in enumerate(cells):
         if marker in src:
-            return cells[: i + 1]
-    raise ValueError(f"no code cell of {notebook} contains {marker!r}; pass a string from the training cell")
+            return i
+    raise ValueError(f"no code cell of {notebook} contains {marker!r}; pass a string from one of its cells")
+
+
+def cells_until(notebook: Path, marker: str, start: str | None = None, setup: int = 2) -> list[str]:
+    """Code cells of ``notebook`` up to and including the first that contains ``marker``; with ``start``, only
+    the first ``setup`` code cells (parameters and set-up) and then the cells from the one containing ``start``
+    (a later section whose jobs do not depend on the cells skipped). ValueError when a marker is not found."""
+    cells = ["".join(c["source"]) for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "code"]
+    end = _index(cells, marker, notebook) + 1
+    if start is None:
+        return cells[:end]
+    first = _index(cells, start, notebook)
+    if not setup <= first < end:
+        raise ValueError(f"--from {start!r} must name a cell after the {setup} set-up cells and not after --until")
+    return cells[:setup] + cells[first:end]
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("notebook", type=Path)
     ap.add_argument("--until", required=True, help="a string of the last cell to run (the training call)")
+    ap.add_argument("--from", dest="start", help="run the set-up cells, then from the cell containing this string")
+    ap.add_argument("--setup", type=int, default=2, help="leading code cells always run (parameters, set-up)")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(REPO / "lib"))
     _ipython_stand_in()
@@ -59,7 +75,7 @@ def main(argv=None) -> None:
 
     scope = {"__name__": "__main__", "display": display}
     t0 = time.perf_counter()
-    for i, src in enumerate(cells_until(args.notebook, args.until)):
+    for i, src in enumerate(cells_until(args.notebook, args.until, args.start, args.setup)):
         print(f"--- cell {i} ({time.perf_counter() - t0:.0f} s)", flush=True)
         exec(compile(src, f"{args.notebook.name}[{i}]", "exec"), scope)
     print(f"done in {time.perf_counter() - t0:.0f} s", flush=True)
