@@ -138,7 +138,8 @@ def _train(item: tuple, data: dict, S: GridSizes) -> dict:
 def train(run, pts: pd.DataFrame, data: dict, S: GridSizes) -> pd.DataFrame:
     """Every point of ``pts`` trained with every seed of ``S.seeds`` through ``run.map``, cached in
     ``04_grid`` by network, input size, seed and recipe (a point shared by two tables is trained once)."""
-    items = [(label, r.config, int(r.size), seed) for label, r in pts.iterrows() for seed in S.seeds]
+    # r["size"], not r.size: on a pandas row ``.size`` is the number of columns (it trained every point at 14 px)
+    items = [(label, r["config"], int(r["size"]), seed) for label, r in pts.iterrows() for seed in S.seeds]
     rows = run.map(_train, items, key=lambda it: content_key("grid-train", it[1], it[2], it[3], _recipe(S)),
                    cache=run.cache("04_grid", fields=TRAIN_FIELDS), shared={"data": data, "S": S},
                    desc="grid trainings")
