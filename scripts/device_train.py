@@ -10,8 +10,8 @@ Precision and memory format are part of every job's key: ``DETDESIGN_PRECISION=f
 CPU run of the notebook (fp32, channels_last) reads; without it a GPU run trains in bf16 under other keys.
 
     DETDESIGN_PRECISION=fp32 DETDESIGN_DASK=serial DETDESIGN_PROFILE=full \\
-        python scripts/device_train.py notebooks/drafts/04_compound_scaling.ipynb --until "effdet.train_all"
-    python scripts/device_train.py notebooks/drafts/04_compound_scaling.ipynb --from "grid.points" \\
+        python scripts/device_train.py notebooks/04_compound_scaling.ipynb --until "effdet.train_all"
+    python scripts/device_train.py notebooks/04_compound_scaling.ipynb --from "grid.points" \\
         --until "grid.train"     # only the scaling grid's section
 
 Every finished job is written to the cache at once (atomically), so a run stopped by a time limit keeps it.

@@ -90,25 +90,6 @@ class MSEPSizes:
 
 
 @dataclass(frozen=True)
-class ScalingSizes:
-    """Sizes of ``04_compound_scaling``: the CIFAR-10 scaling grid and the BiFPN fusion ablation on BCCD."""
-
-    train_per_class: int  # CIFAR-10 training subset (fixed, seeded)
-    test_per_class: int
-    epochs: int
-    batch_size: int
-    max_iters_per_epoch: int | None
-    steps: tuple[int, ...]  # FLOPs multipliers 2**k for k in steps, along each axis
-    abg_points: int  # (alpha, beta, gamma) candidates trained at phi = 1, besides the paper's
-    det_image_size: int
-    det_epochs: int
-    det_max_iters_per_epoch: int | None
-    det_n_train: int | None
-    det_n_eval: int | None
-    latency_runs: int
-
-
-@dataclass(frozen=True)
 class DynamicSizes:
     """Sizes of ``05_dynamicdet``. Data, stage-1 schedule and seeds are the testbed's (:class:`TestbedSizes`), so
     detector 1 can be compared with the standalone reference detector of ``00c`` trained identically."""
@@ -237,7 +218,6 @@ class Profile:
     detector: DetectorSizes
     msep: MSEPSizes
     dynamic: DynamicSizes
-    scaling: ScalingSizes
     testbed: TestbedSizes
     zen_search: ZenSearchSizes
     grid: GridSizes
@@ -263,9 +243,6 @@ _PROFILES = {
                        proxy_batch=2, bootstrap=50),
         dynamic=DynamicSizes(router_share=0.6, router_holdout=0.25, router_epochs=5, router_lr=1e-3, latency_runs=3,
                              random_draws=2, fraction_step=0.5, bootstrap=10, bccd=True),
-        scaling=ScalingSizes(train_per_class=10, test_per_class=5, epochs=1, batch_size=32, max_iters_per_epoch=2,
-                             steps=(1,), abg_points=1, det_image_size=128, det_epochs=1, det_max_iters_per_epoch=1,
-                             det_n_train=8, det_n_eval=4, latency_runs=3),
         testbed=TestbedSizes(image_size=128, n_train=16, n_val=8, n_test=8, epochs=2, batch_size=4, lr=2e-3,
                              ema=0.9, max_iters_per_epoch=2, seeds=(0,), bccd_epochs=1, bootstrap=20,
                              speed_steps=1, grid_images=2),
@@ -299,9 +276,6 @@ _PROFILES = {
                        proxy_resolution=64, proxy_batch=4, bootstrap=500),
         dynamic=DynamicSizes(router_share=0.6, router_holdout=0.25, router_epochs=30, router_lr=1e-3,
                              latency_runs=5, random_draws=3, fraction_step=0.25, bootstrap=30, bccd=False),
-        scaling=ScalingSizes(train_per_class=40, test_per_class=50, epochs=2, batch_size=128,
-                             max_iters_per_epoch=None, steps=(1,), abg_points=1, det_image_size=128, det_epochs=1,
-                             det_max_iters_per_epoch=None, det_n_train=48, det_n_eval=None, latency_runs=5),
         testbed=TestbedSizes(image_size=256, n_train=96, n_val=48, n_test=96, epochs=2, batch_size=8, lr=2e-3,
                              ema=0.99, max_iters_per_epoch=8, seeds=(0,), bccd_epochs=1, bootstrap=50,
                              speed_steps=2, grid_images=6),
@@ -336,10 +310,6 @@ _PROFILES = {
                        proxy_resolution=64, proxy_batch=8, bootstrap=1000),
         dynamic=DynamicSizes(router_share=0.67, router_holdout=0.25, router_epochs=200, router_lr=1e-3,
                              latency_runs=30, random_draws=20, fraction_step=0.1, bootstrap=200, bccd=True),
-        scaling=ScalingSizes(train_per_class=200, test_per_class=100, epochs=5, batch_size=128,
-                             max_iters_per_epoch=None, steps=(1, 2, 3), abg_points=3, det_image_size=256,
-                             det_epochs=6, det_max_iters_per_epoch=None, det_n_train=None, det_n_eval=None,
-                             latency_runs=30),
         testbed=TestbedSizes(image_size=256, n_train=1000, n_val=300, n_test=1000, epochs=16, batch_size=8,
                              lr=2e-3, ema=0.998, max_iters_per_epoch=None, seeds=(0, 1), bccd_epochs=24,
                              bootstrap=200, speed_steps=6, grid_images=6),
