@@ -12,7 +12,7 @@ import torch
 
 from detdesign import Run
 from detdesign.arch.nb201_net import NB201Net
-from detdesign.executor import ExecutorConfig, Pool, executor_from_env, run_map
+from detdesign.executor import ExecutorConfig, Pool, _scatter, executor_from_env, run_map
 from detdesign.proxies import compute
 from detdesign.results import ResultCache, content_key, seed_for
 
@@ -21,12 +21,14 @@ cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers need not 
 
 
 def score(arch, data, marker=None):
-    """A population job: three proxies on one NB201 cell (module level, so workers can import it)."""
-    if marker is not None and arch == data[2] and not os.path.exists(marker):
+    """A population job: three proxies on one NB201 cell (module level, so workers can import it). ``data`` is a
+    dict, like the detection splits that the populations share (a dict is the case that broke a resumed run)."""
+    if marker is not None and arch == data["victim"] and not os.path.exists(marker):
         open(marker, "w").close()
         os.kill(os.getpid(), signal.SIGKILL)  # the worker dies mid-run, once
     net = NB201Net(arch, num_classes=10, C=8, N=1)
-    return {p: compute(p, net, resolution=16, batch_size=8, seed=seed_for(arch, base=42), data=data[:2]).value
+    return {p: compute(p, net, resolution=16, batch_size=8, seed=seed_for(arch, base=42),
+                       data=(data["x"], data["y"])).value
             for p in PROXIES}
 
 
@@ -36,7 +38,8 @@ def population(root):
 
     archs = list(load_nb201()["arch"].iloc[:6])
     g = torch.Generator().manual_seed(0)
-    return archs, (torch.randn(8, 3, 16, 16, generator=g), torch.randint(0, 10, (8,), generator=g), archs[3])
+    return archs, {"x": torch.randn(8, 3, 16, 16, generator=g), "y": torch.randint(0, 10, (8,), generator=g),
+                   "victim": archs[3]}
 
 
 def test_dask_local_cluster_equals_serial_bit_for_bit_and_resumes_after_a_killed_worker(population, tmp_path):
@@ -50,6 +53,8 @@ def test_dask_local_cluster_equals_serial_bit_for_bit_and_resumes_after_a_killed
         dask = run_map(score, archs, cfg=ExecutorConfig("processes", workers=2), pool=pool, key=str, cache=cache,
                        shared={"data": data, "marker": str(tmp_path / "killed")}, show_progress=False)
         env = pool.client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
+        remote = _scatter(pool.client, {"data": data})  # one future per shared value, even for a dict
+        assert remote["data"].status == "finished" and remote["data"].result()["victim"] == archs[3]
     finally:
         pool.close()
     assert set(env.values()) == {None}  # Dask's default (65536) made training 3x slower (executor.Pool.get)

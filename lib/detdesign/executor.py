@@ -162,6 +162,13 @@ def run_map(fn: Callable, items: Iterable, *, cfg: ExecutorConfig, pool: Pool | 
     return [done[k] for k in keys]
 
 
+def _scatter(client, shared: dict) -> dict:
+    """One future per shared value, broadcast to every worker. Each value is scattered inside a one-element list:
+    ``client.scatter`` of a bare dict (the detection splits) would return a dict of futures, one per key, which the
+    lost-worker check below cannot read (it did crash a resumed run of notebook 03 that way)."""
+    return {name: client.scatter([value], broadcast=True)[0] for name, value in shared.items()}
+
+
 def _dask_map(fn, todo: dict, cfg: ExecutorConfig, pool: Pool, shared: dict, store, retries: int = 3) -> None:
     """Submit every job, store results as they complete; a job whose worker died (the future is cancelled or
     the scheduler gives up on it) is resubmitted up to ``retries`` times, so a lost worker costs only its jobs;
@@ -170,7 +177,7 @@ def _dask_map(fn, todo: dict, cfg: ExecutorConfig, pool: Pool, shared: dict, sto
 
     client = pool.get(cfg)
     threads = cfg.threads or 1
-    remote = {name: client.scatter(value, broadcast=True) for name, value in shared.items()}
+    remote = _scatter(client, shared)
 
     def submit(it):
         return client.submit(_job, fn, it, threads, remote, pure=False)
@@ -189,7 +196,7 @@ def _dask_map(fn, todo: dict, cfg: ExecutorConfig, pool: Pool, shared: dict, sto
                     raise
                 tries[k] += 1
                 if any(f.status != "finished" for f in remote.values()):  # the shared data died with the worker
-                    remote.update({name: client.scatter(value, broadcast=True) for name, value in shared.items()})
+                    remote.update(_scatter(client, shared))
                 new = submit(todo[k])
                 futures[new] = k
                 ac.add(new)
