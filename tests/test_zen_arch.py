@@ -83,3 +83,21 @@ def test_smart_round_official_cases():
     # Python round() is round-half-even, as in the official code: 100/8 = 12.5 -> 12
     assert smart_round(100) == 96 and smart_round(101) == 104 and smart_round(200) == 192
     assert smart_round(300) == 288
+
+
+def test_projection_shortcut_in_channels_last_is_the_strided_conv_and_trains():
+    """The 1x1/stride-2 projection takes a subsample-then-1x1 path on channels_last CPU inputs (torch 2.14.1's
+    strided backward corrupted the heap for this very shape on an AVX-512 CPU): same output, gradients flow."""
+    from detdesign.arch.zen_net import ProjectionConv
+
+    torch.manual_seed(0)
+    conv = ProjectionConv(8, 32, 1, 2, bias=True)
+    x = torch.randn(2, 8, 128, 128)
+    ref = torch.nn.functional.conv2d(x, conv.weight, conv.bias, stride=2)  # [2, 32, 64, 64]
+    xc = x.contiguous(memory_format=torch.channels_last).requires_grad_()
+    out = conv.to(memory_format=torch.channels_last)(xc)
+    assert out.shape == ref.shape and torch.allclose(out, ref, atol=1e-5)
+    out.square().sum().backward()
+    assert conv.weight.grad is not None and xc.grad[:, :, 1::2].abs().sum() == 0  # odd rows are skipped by stride 2
+    odd = ProjectionConv(8, 16, 1, 2, bias=True)(torch.randn(1, 8, 33, 33).contiguous(memory_format=torch.channels_last))
+    assert odd.shape == (1, 16, 17, 17)

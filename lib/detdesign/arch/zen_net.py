@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 
+import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from detdesign.arch.tinynas_format import TinyBlock, format_tinynas, parse_structure
@@ -30,6 +32,21 @@ def _conv_layers(c: ConvSpec, no_bn: bool) -> list[nn.Module]:
     return layers
 
 
+class ProjectionConv(nn.Conv2d):
+    """The 1x1, stride-s projection shortcut (``Conv2d(cin, cout, 1, s, bias=True)``, same parameters). On a
+    channels_last CPU input it computes the same function as subsample-then-1x1, ``W x[:, :, ::s, ::s] + b``
+    (equal up to float rounding, ~1e-6): torch 2.14.1's CPU backward of the strided form corrupted the heap
+    ("double free or corruption", or a general protection fault in libtorch_cpu) for 8 input channels at 128 px in
+    channels_last on an AVX-512 machine (2026-11-26; notebook 03's detectors). NCHW inputs (the proxies, the
+    faithfulness tests) take the plain strided conv."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        s = self.stride
+        if s != (1, 1) and x.device.type == "cpu" and x.is_contiguous(memory_format=torch.channels_last):
+            return F.conv2d(x[:, :, ::s[0], ::s[1]], self.weight, self.bias)  # [B, cout, ceil(H/s), ceil(W/s)]
+        return super().forward(x)
+
+
 class ZenUnit(nn.Module):
     """One residual (or plain) unit: ``relu(main(x) + shortcut(x))``; see :mod:`zen_units`."""
 
@@ -39,7 +56,7 @@ class ZenUnit(nn.Module):
         self.main = nn.Sequential(*[m for c in spec.convs for m in _conv_layers(c, no_bn)])
         self.proj = None
         if spec.residual == "proj":
-            self.proj = nn.Sequential(nn.Conv2d(spec.cin, spec.cout, 1, spec.stride, bias=True),
+            self.proj = nn.Sequential(ProjectionConv(spec.cin, spec.cout, 1, spec.stride, bias=True),
                                       nn.BatchNorm2d(spec.cout, eps=BN_EPS))
         self.act = nn.ReLU() if spec.post_relu else nn.Identity()
 
