@@ -99,5 +99,6 @@ def test_projection_shortcut_in_channels_last_is_the_strided_conv_and_trains():
     assert out.shape == ref.shape and torch.allclose(out, ref, atol=1e-5)
     out.square().sum().backward()
     assert conv.weight.grad is not None and xc.grad[:, :, 1::2].abs().sum() == 0  # odd rows are skipped by stride 2
-    odd = ProjectionConv(8, 16, 1, 2, bias=True)(torch.randn(1, 8, 33, 33).contiguous(memory_format=torch.channels_last))
+    odd = torch.randn(1, 8, 33, 33).contiguous(memory_format=torch.channels_last)
+    odd = ProjectionConv(8, 16, 1, 2, bias=True)(odd)
     assert odd.shape == (1, 16, 17, 17)
