@@ -165,8 +165,11 @@ def run_map(fn: Callable, items: Iterable, *, cfg: ExecutorConfig, pool: Pool | 
 def _scatter(client, shared: dict) -> dict:
     """One future per shared value, broadcast to every worker. Each value is scattered inside a one-element list:
     ``client.scatter`` of a bare dict (the detection splits) would return a dict of futures, one per key, which the
-    lost-worker check below cannot read (it did crash a resumed run of notebook 03 that way)."""
-    return {name: client.scatter([value], broadcast=True)[0] for name, value in shared.items()}
+    lost-worker check below cannot read (it did crash a resumed run of notebook 03 that way). ``hash=False`` gives
+    every scatter a fresh key: with Dask's default content-hashed key, a re-scatter of the same value (after a lost
+    worker, or by the next ``run_map``) reuses the key of futures that are being released, and the scheduler can
+    forget the new data with the old ("already forgotten"; it failed CI once that way)."""
+    return {name: client.scatter([value], broadcast=True, hash=False)[0] for name, value in shared.items()}
 
 
 def _dask_map(fn, todo: dict, cfg: ExecutorConfig, pool: Pool, shared: dict, store, retries: int = 3) -> None:
