@@ -6,7 +6,7 @@
     S = run.profile.detector                   # the profile's sizes
     cache = run.cache("03_msep_detectors")     # resumable, content-keyed result cache
     rows = run.map(train_one, structures, key=..., cache=cache, shared={"splits": splits})
-    run.savefig(fig, "03_proxy_vs_ap"); run.record("03_msep_ablation", claims)
+    run.savefig(fig, "03_scatter"); run.record("03_msep_ablation", claims)
 
 It carries the profile (every size), the seed, the device (``cuda`` when a GPU is visible, else ``cpu``;
 ``$DETDESIGN_DEVICE`` overrides), the output folders of the profile (figures, claims, caches, checkpoints:

@@ -144,9 +144,12 @@ def ablation_claim(tab: pd.DataFrame, M: MaeDetSizes) -> Claim:
 
 
 def search_cost_claim(trained: pd.DataFrame, found: pd.DataFrame) -> Claim:
-    """Seconds of training a detector against seconds of scoring one search candidate (``studies.msep``'s rule)."""
+    """Seconds of training a detector against seconds of scoring one search candidate (``studies.msep``'s rule);
+    a candidate's seconds are the median over the searches (each search's wall time / networks it scored)."""
     per_candidate = float((found["seconds"] / found["scored"]).median())
-    return msep.search_cost_claim(trained["train_seconds"].tolist(), per_candidate)
+    return replace(msep.search_cost_claim(trained["train_seconds"].tolist(), per_candidate),
+                   note="a candidate: median over the four searches (search wall time / networks scored, mutation "
+                        "and building included); 50-100x is the paper's wording for the whole search")
 
 
 def findings(tab: pd.DataFrame, found: pd.DataFrame, sched: pd.DataFrame) -> str:
