@@ -159,5 +159,5 @@ def findings(tab: pd.DataFrame, found: pd.DataFrame, sched: pd.DataFrame) -> str
                      for lab, r in tab.iterrows())
     cost_s = ", ".join(f"{lab} {r.seconds:.0f} s / {r.scored} networks" for lab, r in found.iterrows())
     return (f"**Search ablation (CIFAR-10 Scenes).** {rows}. Search cost: {cost_s}. **Schedule sensitivity** of the "
-            f"old sweep: " + "; ".join(f"{i} ({r.layers} convs): " + ", ".join(
+            f"old sweep: " + "; ".join(f"{i} ({int(r.layers)} convs): " + ", ".join(
                 f"{c} {r[c]:.3f}" for c in sched.columns if c.startswith("AP")) for i, r in sched.iterrows()) + ".")
