@@ -4,8 +4,8 @@ The rebuilt notebook (``studies.maedet`` / ``studies.maedet_search``) reads this
 backbones at the ResNet-18-like backbone's MACs with different stage allocations (free depth), every proxy of
 :data:`PROXIES` scored on each, every backbone trained as an FCOS detector with one short schedule. What stays here
 is what it reads: the backbones, their scores and the cached trainings (``03_msep_scores``, ``03_msep_detectors``),
-the detector job (the schedule-sensitivity study lengthens it) and the search-cost rule. The old analysis
-(correlations, EA ablation, claims, entropy-variant sweep) was removed with the old notebook (2026-11-27).
+and the detector job (the schedule-sensitivity study lengthens it). The old analysis (correlations, EA
+ablation, claims, entropy-variant sweep) was removed with the old notebook (2026-11-27).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import pandas as pd
 
 from detdesign.arch import ZenNet
-from detdesign.claims import Claim, interval, timing_outcome
 from detdesign.detection import RESNET18_LIKE, DetectorConfig, TrainConfig
 from detdesign.detection.backbone import Backbone
 from detdesign.detection.experiment import DetectorJob, train_population
@@ -21,7 +20,6 @@ from detdesign.profiles import MSEPSizes
 from detdesign.proxies import compute
 from detdesign.results import content_key
 from detdesign.search import Budget, cost, sample_allocations
-from detdesign.stats import ratio_of_medians
 
 BASELINE = RESNET18_LIKE
 # proxy column -> (registered proxy, options); all scored on the five-stage backbone
@@ -85,15 +83,3 @@ def train_all(run, structures: list[str], S: MSEPSizes, splits: dict, seed: int)
     rows = train_population(run, [job(s, S, seed) for s in structures], splits, "03_msep_detectors", "03")
     return pd.DataFrame([{"structure": s, **{k: r[k] for k in ("AP", "AP50", "train_seconds", "final_loss")}}
                          for s, r in zip(structures, rows)])
-
-
-def search_cost_claim(train_s, score_s: float) -> Claim:
-    """Training seconds of each detector (the repeats) against the seconds of scoring one candidate: the ratio of
-    medians with its bootstrap interval over detectors; ``yes`` when all of it lies above 50x."""
-    ratio, lo, hi = ratio_of_medians(train_s, [score_s])
-    over50 = timing_outcome(lo, hi, 50, ">=")
-    holds = "yes" if over50 == "yes" else "partly" if over50 == "no" and lo > 1 else "inconclusive"
-    return Claim("03-search-cost", "MAE-DET", "zero-shot search is far cheaper than training-based NAS",
-                 f"scoring a candidate costs 1/{ratio:,.0f} of training one detector", holds,
-                 "analytic MSEP; 50-100x is the paper's wording for the whole search",
-                 interval=interval(lo, hi, "{:,.0f}", "95% bootstrap over detectors"), timing=True)
