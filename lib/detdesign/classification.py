@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from detdesign.progress import progress
+from detdesign.results import content_key
 from detdesign.training import convergence, optimizer_step, warmup_cosine
 
 
@@ -140,3 +141,68 @@ def pack_correct(correct) -> str:
 def unpack_correct(text: str, n: int) -> np.ndarray:
     """The bool [n] vector stored by :func:`pack_correct`."""
     return np.unpackbits(np.frombuffer(bytes.fromhex(text), dtype=np.uint8))[:n].astype(bool)
+
+
+# -- one CIFAR-10 training job of notebooks 04 (grid) and 06 (winners) ---------------------------------------------
+TRAIN_FIELDS = ("test_acc", "correct", "curve", "converged", "gain", "train_seconds")
+
+
+@dataclass(frozen=True)
+class CifarRecipe:
+    """The CIFAR-10 recipe of a population: training / validation / test images per class (``test_per_class``
+    None: all 10,000), epochs, batch, peak learning rate and warm-up iterations (:class:`ClassifierTrainConfig`)."""
+
+    train_per_class: int
+    val_per_class: int
+    test_per_class: int | None
+    epochs: int
+    batch_size: int
+    lr: float
+    warmup_iters: int
+
+    @classmethod
+    def of(cls, sizes) -> CifarRecipe:
+        """The recipe of a profile's sizes (:class:`~detdesign.profiles.GridSizes` or ``ZenSearchSizes``)."""
+        return cls(sizes.train_per_class, sizes.val_per_class, sizes.test_per_class, sizes.epochs, sizes.batch_size,
+                   sizes.lr, sizes.warmup_iters)
+
+    def parts(self) -> tuple:
+        """The recipe as the tuple the published content keys were made of."""
+        return (self.train_per_class, self.val_per_class, self.test_per_class, self.epochs, self.batch_size, self.lr,
+                self.warmup_iters)
+
+
+@dataclass(frozen=True)
+class ClassifierJob:
+    """One network trained with one seed: ``tag`` names the population ("grid-train", "zen-train"), ``net`` is
+    what :func:`train_test`'s ``build`` turns into a module (a scaled EfficientNet config, a ZenNAS string),
+    ``input_size`` its input (``None``: 32 px, not part of the key)."""
+
+    tag: str
+    label: str
+    net: object
+    seed: int
+    recipe: CifarRecipe
+    input_size: int | None = None
+
+    def key(self) -> str:
+        size = () if self.input_size is None else (self.input_size,)
+        return content_key(self.tag, self.net, *size, self.seed, self.recipe.parts())
+
+
+def train_test(job: ClassifierJob, data: dict, build) -> dict:
+    """Train ``build(job.net)`` with ``job``'s recipe and seed (validation curve after every epoch) and test it on
+    ``data["test"]``: test accuracy, the per-image correctness (packed), the curve as JSON, the last-quarter
+    diagnostic and the training seconds (the row of :data:`TRAIN_FIELDS`)."""
+    torch.manual_seed(job.seed)
+    net = build(job.net)
+    size = job.input_size or 32
+    r = job.recipe
+    cfg = ClassifierTrainConfig(epochs=r.epochs, batch_size=r.batch_size, lr=r.lr, seed=job.seed,
+                                warmup_iters=r.warmup_iters, input_size=size)
+    f = fit_classifier(net, *data["train"], cfg, val=data["val"], desc=f"{job.label} seed {job.seed}")
+    xte, yte = data["test"]
+    correct = (predict(net, xte, input_size=size) == yte).numpy()
+    return {"test_acc": float(correct.mean()), "correct": pack_correct(correct),
+            "curve": f.curve.to_json(orient="split", index=False), "converged": bool(f.convergence["converged"]),
+            "gain": f.convergence["gain"], "train_seconds": f.seconds}

@@ -12,12 +12,20 @@ from detdesign.dynamic.inference import (
     threshold,
 )
 from detdesign.dynamic.model import AdaptiveRouter, DynamicConfig, DynamicDetector, router_loss
-from detdesign.dynamic.training import RouterFit, RouterTrainConfig, build_dynamic, router_inputs, train_router
+from detdesign.dynamic.training import (
+    DynamicJob,
+    RouterFit,
+    RouterTrainConfig,
+    build_dynamic,
+    router_inputs,
+    train_router,
+)
 
 __all__ = [
     "AdaptiveRouter",
     "DynamicConfig",
     "DynamicDetector",
+    "DynamicJob",
     "RouterFit",
     "RouterTrainConfig",
     "both_predictions",

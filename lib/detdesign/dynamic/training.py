@@ -22,9 +22,24 @@ import pandas as pd
 import torch
 from scipy import stats
 
+from detdesign.detection.config import TrainConfig
 from detdesign.detection.data import Preprocessed
 from detdesign.dynamic.model import AdaptiveRouter, DynamicConfig, DynamicDetector, router_loss
+from detdesign.results import content_key
 from detdesign.training import optimizer_step
+
+
+@dataclass(frozen=True)
+class DynamicJob:
+    """Stage 1 of one dynamic detector: dataset name, the two-detector config and the schedule; its content key
+    names the stage-1 cache row and checkpoint."""
+
+    dataset: str
+    cfg: DynamicConfig
+    tcfg: TrainConfig
+
+    def key(self, splits: dict) -> str:
+        return content_key("dynamic", self.cfg, self.tcfg, len(splits["train"]), len(splits["val"]))
 
 
 @dataclass(frozen=True)

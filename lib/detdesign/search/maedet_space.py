@@ -184,3 +184,15 @@ def scaled_space(divisor: int, image_size: int, budget_layers: int | None = R50_
     <= max(8, 32 / divisor)); mutation rules, kernels, C2 depth and the layer budget unchanged."""
     return MaeDetSpace(max_channels=max(8, 2048 // divisor), max_stem=max(8, 32 // divisor),
                        budget_layers=budget_layers, image_size=image_size)
+
+
+def budget_network(divisor: int) -> str:
+    """MAE-DET's budget network: ResNet-50's TinyNAS layout with widths / ``divisor`` (TinyNAS text)."""
+    return format_tinynas(scaled(RESNET50_LIKE, divisor))
+
+
+def budget_macs(divisor: int, image_size: int) -> int:
+    """Backbone MACs of :func:`budget_network` at ``image_size``: the budget of every network of notebook 03."""
+    from detdesign.search.space import cost
+
+    return cost(budget_network(divisor), image_size).macs

@@ -107,3 +107,11 @@ class XXBLSpace:
         for i in sorted({rng.randrange(len(blocks)) for _ in range(n)}):
             blocks[i] = rng.choice(candidates(blocks[i], self.max_channels))
         return format_zen(split_deep(rechain(blocks)))
+
+
+def zen_budget(params: float, macs: float, sub_layers: int):
+    """Zen-NAS's CIFAR-10 budget: parameters with the 10-way classifier, the sub-layer count, and a MACs cap at
+    32 px (not in the paper: it keeps CPU training affordable)."""
+    from detdesign.search.space import Budget
+
+    return Budget(params=params, macs=macs, sub_layers=sub_layers, resolution=32, classes=10)

@@ -1,10 +1,11 @@
 """The claims ledger: every notebook ends by recording "paper says / we measured / holds?".
 
-A claim may carry **preconditions** (:class:`Precondition`: what must hold for the test to be able to decide,
-e.g. "the trained networks converged"), each with its measured value, its rule and whether it is met, and an
-**interval** (the uncertainty of the measured value). The verdict follows from one rule, :func:`verdict`:
-a claim whose preconditions are not all met is ``inconclusive`` whatever its measurement said (the note
-records what the measurement alone would have said), so "no" is reserved for a test that could have said yes.
+A row's verdict comes from a rule of :mod:`detdesign.claims.rules` (a ``Decision``: verdict, lean, reason). A
+claim may carry **preconditions** (:class:`Precondition`: what must hold for the test to be able to decide,
+e.g. "the detector learned classes"), each with its measured value, its rule and whether it is met, and an
+**interval** (the uncertainty of the measured value). :func:`verdict` is the precondition gate: a claim whose
+preconditions are not all met is ``inconclusive`` whatever its measurement said (the ``lean`` column keeps what
+the measurement alone said), so "no" is reserved for a test that could have said yes.
 
 Each notebook calls :func:`record` once with its rows; they go to ``<claims>/<notebook>.csv`` of the
 profile (the committed ``data/claims/`` for ``full``). :func:`render_readme` rewrites the table between the
@@ -26,7 +27,7 @@ import pandas as pd
 
 from detdesign.outputs import outputs
 
-HOLDS = ("yes", "partly", "no", "inconclusive", "not tested")
+HOLDS = ("yes", "partly", "no", "inconclusive", "schedule-dependent", "descriptive", "not tested")
 START, END = "<!-- claims:start -->", "<!-- claims:end -->"
 _OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq}
 
@@ -51,7 +52,8 @@ class Precondition:
 
 
 def verdict(outcome: str, preconditions=()) -> str:
-    """The one verdict rule: ``inconclusive`` when any precondition is not met, else the measured ``outcome``."""
+    """The precondition gate: ``inconclusive`` when any precondition is not met, else ``outcome`` (the verdict of
+    a rule of :mod:`detdesign.claims.rules`)."""
     if outcome not in HOLDS:
         raise ValueError(f"outcome must be one of {HOLDS}, got {outcome!r}")
     return "inconclusive" if any(not p.met for p in preconditions) else outcome
@@ -64,37 +66,20 @@ def interval(lo: float, hi: float, fmt: str = "{:+.3f}", level: str = "95%") -> 
     return f"{level} [{fmt.format(lo)}, {fmt.format(hi)}]"
 
 
-def paired_outcome(lo: float, hi: float, seed_diffs) -> str:
-    """The verdict of "A is better than B" from a paired difference A - B: ``yes`` when its interval over test-image
-    resamples lies above 0 *and* every seed's own difference is above 0, ``no`` for the mirror image, else
-    ``inconclusive``. An image bootstrap does not cover training noise; the seeds' agreement is what does."""
-    seeds = [float(d) for d in seed_diffs]
-    if not seeds or not all(math.isfinite(d) for d in seeds):
-        raise ValueError(f"seed_diffs must hold one finite difference per seed, got {seed_diffs!r}")
-    if lo > 0 and all(d > 0 for d in seeds):
-        return "yes"
-    if hi < 0 and all(d < 0 for d in seeds):
-        return "no"
-    return "inconclusive"
-
-
-def timing_outcome(lo: float, hi: float, threshold: float, want: str = "<=") -> str:
-    """The verdict of a timing claim "``measured want threshold``" from the interval ``[lo, hi]`` of the measured
-    value over repeats (e.g. :func:`detdesign.stats.ratio_of_medians`): ``yes`` when the whole interval satisfies
-    it, ``no`` when none of it does, ``inconclusive`` when the threshold lies inside the timing noise."""
-    if want not in ("<=", ">="):
-        raise ValueError(f"want must be '<=' or '>=', got {want!r}")
-    if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
-        raise ValueError(f"a timing interval needs finite lo <= hi, got [{lo}, {hi}]")
-    good, bad = (hi <= threshold, lo > threshold) if want == "<=" else (lo >= threshold, hi < threshold)
-    return "yes" if good else "no" if bad else "inconclusive"
-
-
 @dataclass(frozen=True)
 class Claim:
-    """One ledger row. ``holds`` is the measured outcome (``yes``, ``partly``, ``no``, ``not tested``); it is
-    replaced by ``inconclusive`` (see :func:`verdict`) when a precondition is not met, with the reason and the
-    measured outcome appended to ``note``. ``interval``: the uncertainty of ``we_measured`` (:func:`interval`)."""
+    """One ledger row.
+
+    ``holds``: a :class:`~detdesign.claims.rules.Decision` from a rule of :mod:`detdesign.claims.rules` (its
+    verdict, lean, reason and detail are unpacked into the row), or a verdict string of :data:`HOLDS` for a row
+    that states its verdict (``not tested``; rows of fidelity checks). When a precondition is not met the verdict
+    becomes ``inconclusive`` (see :func:`verdict`), the reason ``precondition not met: ...`` and the lean keeps
+    what the measurement alone said. ``lean``: what the measurement alone says (yes / no / partly /
+    inconclusive), also where the rule could not decide; ``reason``: why an undecided row is undecided (a
+    category of :data:`~detdesign.claims.rules.REASONS`, e.g. ``needs 2S`` or ``descriptive: needs 350 seeds ...``).
+    ``interval``: the uncertainty of ``we_measured`` (:func:`interval`). ``kind``: ``paper`` (a claim of a
+    paper), ``fidelity`` (our implementation against an official number) or ``target`` (the project's own goal).
+    """
 
     claim_id: str
     paper: str
@@ -105,21 +90,37 @@ class Claim:
     interval: str = ""
     preconditions: tuple[Precondition, ...] = field(default_factory=tuple)
     timing: bool = False  # rests on wall-clock measurements: may differ between identical runs (see timing_outcome)
+    lean: str = ""
+    reason: str = ""
+    kind: str = "paper"
 
     def __post_init__(self):
-        if self.holds not in HOLDS:
-            raise ValueError(f"claim {self.claim_id!r}: holds must be one of {HOLDS}, got {self.holds!r}")
+        from detdesign.claims.rules import Decision
+
         if not self.claim_id:
             raise ValueError("claim_id must be a non-empty string such as '01-overflow'")
+        if isinstance(self.holds, Decision):
+            d = self.holds
+            object.__setattr__(self, "holds", d.holds)
+            object.__setattr__(self, "lean", self.lean or d.lean)
+            object.__setattr__(self, "reason", self.reason or d.reason)
+            if d.detail:
+                object.__setattr__(self, "note", f"{self.note}; {d.detail}" if self.note else d.detail)
+        if self.holds not in HOLDS:
+            raise ValueError(f"claim {self.claim_id!r}: holds must be one of {HOLDS} or a rules.Decision, got "
+                             f"{self.holds!r}")
+        if self.kind not in KINDS:
+            raise ValueError(f"claim {self.claim_id!r}: kind must be one of {KINDS}, got {self.kind!r}")
         pre = tuple(self.preconditions)
         if any(not isinstance(p, Precondition) for p in pre):
             raise TypeError(f"claim {self.claim_id!r}: preconditions must be detdesign.claims.Precondition")
         object.__setattr__(self, "preconditions", pre)
+        if not self.lean and self.holds in ("yes", "partly", "no"):
+            object.__setattr__(self, "lean", self.holds)
         final = verdict(self.holds, pre)
         if final != self.holds:
             failed = ", ".join(f"{p.name} ({p.measured}, needs {p.rule})" for p in pre if not p.met)
-            reason = f"inconclusive: not met: {failed}; the measurement alone said {self.holds!r}"
-            object.__setattr__(self, "note", f"{self.note}; {reason}" if self.note else reason)
+            object.__setattr__(self, "reason", f"precondition not met: {failed}")
             object.__setattr__(self, "holds", final)
 
     def row(self) -> dict:
@@ -129,6 +130,7 @@ class Claim:
         return out
 
 
+KINDS = ("paper", "fidelity", "target")
 COLUMNS = ("notebook", "profile", *(f.name for f in fields(Claim)))
 
 
@@ -193,8 +195,17 @@ def _cell(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def verdict_text(holds: str, lean: str = "", reason: str = "") -> str:
+    """The verdict cell: ``**inconclusive** (needs 2S; the measurement alone: no)``."""
+    if not reason:
+        return f"**{holds}**"
+    alone = f"; the measurement alone: {lean}" if lean and lean != holds else ""
+    return f"**{holds}** ({reason}{alone})"
+
+
 def to_markdown(df: pd.DataFrame) -> str:
-    """The README table: notebook, claim, paper says, we measured (+ interval), preconditions, profile, holds?, note."""
+    """The README table: notebook, claim, paper says, we measured (+ interval), preconditions, profile, holds?
+    (with the reason and the lean of an undecided row), note."""
     head = ("| notebook | claim | paper says | we measured | preconditions | profile | holds? | note |\n"
             "|---|---|---|---|---|---|---|---|")
     if df.empty:
@@ -204,7 +215,7 @@ def to_markdown(df: pd.DataFrame) -> str:
         measured = f"{r.we_measured} ({r.interval})" if r.interval else r.we_measured
         rows.append(f"| {_cell(r.notebook)} | {_cell(r.claim_id)} ({_cell(r.paper)}) | {_cell(r.paper_says)} | "
                     f"{_cell(measured)} | {_cell(preconditions_text(r.preconditions))} | {_cell(r.profile)} | "
-                    f"**{_cell(r.holds)}** | {_cell(r.note)} |")
+                    f"{_cell(verdict_text(r.holds, r.lean, r.reason))} | {_cell(r.note)} |")
     return "\n".join([head, *rows])
 
 

@@ -1,0 +1,60 @@
+"""The claims ledger and the verdict rules.
+
+- :mod:`detdesign.claims.ledger` -- :class:`Claim` rows, :class:`Precondition`, writing, reading and rendering
+  the ledgers (``data/claims/*.csv`` and the README table);
+- :mod:`detdesign.claims.rules` -- every rule that turns a measurement into ``yes`` / ``no`` / ``partly`` /
+  ``inconclusive`` / ``schedule-dependent`` / ``descriptive`` (the schedule-robustness rule for relative claims,
+  equivalence, thresholds, timing, the power gate), each returning a :class:`Decision`.
+"""
+
+from detdesign.claims.ledger import (
+    COLUMNS,
+    END,
+    HOLDS,
+    KINDS,
+    START,
+    Claim,
+    Ledger,
+    Precondition,
+    interval,
+    load_all,
+    preconditions_text,
+    record,
+    render_readme,
+    replace_between,
+    to_markdown,
+    verdict,
+    verdict_text,
+)
+from detdesign.claims.rules import (
+    OUTCOMES,
+    REASONS,
+    Decision,
+    Difference,
+    all_of,
+    at_least,
+    at_most,
+    combine,
+    converged_by_doubling,
+    decide_difference,
+    decide_equivalence,
+    decide_non_inferiority,
+    decided,
+    descriptive_if_unaffordable,
+    equivalence_outcome,
+    inside,
+    non_inferiority_outcome,
+    rank_outcome,
+    share_outcome,
+    sign_outcome,
+    timing_outcome,
+)
+
+__all__ = [
+    "COLUMNS", "END", "HOLDS", "KINDS", "OUTCOMES", "REASONS", "START", "Claim", "Decision", "Difference", "Ledger",
+    "Precondition", "all_of", "at_least", "at_most", "combine", "converged_by_doubling", "decide_difference",
+    "decide_equivalence", "decide_non_inferiority", "decided", "descriptive_if_unaffordable", "equivalence_outcome",
+    "inside", "interval", "load_all", "non_inferiority_outcome", "preconditions_text", "rank_outcome", "record",
+    "render_readme", "replace_between", "share_outcome", "sign_outcome", "timing_outcome", "to_markdown",
+    "verdict", "verdict_text",
+]

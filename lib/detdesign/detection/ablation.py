@@ -1,0 +1,47 @@
+"""The neck ablation of notebook 04 (EfficientDet §3): BiFPN against FPN as two graphs of one fusion layer.
+
+:func:`neck_variants` gives the four necks: D0's BiFPN (width 64, 3 layers) with each fusion rule (fast,
+softmax, sum) and FPN layers of the *same* fusion layer (separable conv, BN, swish) repeated until the neck's
+MACs are nearest the BiFPN's, so the graph is the one variable. Each neck sits on the testbed's reference
+detector (:func:`neck_detector`: ResNet-18-like backbone, P3-P5 FCOS head); :func:`neck_cost` measures a neck's
+parameters, MACs and batch-1 CPU latency on one image's backbone features.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from detdesign.detection.config import DetectorConfig, NeckConfig
+from detdesign.detection.model import build_detector
+from detdesign.measure import count_flops, count_params, measure_latency
+
+BIFPN = {"channels": 64, "repeats": 3}  # D0's BiFPN width and depth
+NECK_VARIANTS = ("BiFPN fast", "BiFPN softmax", "BiFPN sum", "FPN matched")
+
+
+def neck_detector(image_size: int, neck: NeckConfig, num_classes: int = 10) -> DetectorConfig:
+    """The reference detector of the testbed with ``neck`` in place of its FPN."""
+    return DetectorConfig(image_size=image_size, num_classes=num_classes, neck=neck)
+
+
+def neck_cost(cfg: DetectorConfig, runs: int) -> dict:
+    """Neck parameters, MACs and (``runs`` > 0) batch-1 CPU latency on one image's backbone features."""
+    det = build_detector(cfg).eval()
+    with torch.no_grad():
+        feats = det.features(torch.zeros(1, 3, cfg.image_size, cfg.image_size))
+    out = {"neck_params_k": count_params(det.neck) / 1e3, "neck_MMACs": count_flops(det.neck, inputs=feats).macs / 1e6}
+    if runs:
+        lat = measure_latency(det.neck, inputs=feats, runs=runs, warmup=3)
+        out.update(neck_latency_ms=lat.median_ms, neck_latency_samples=lat.samples_ms)
+    return out
+
+
+def neck_variants(image_size: int) -> dict[str, NeckConfig]:
+    """The four necks of the ablation (:data:`NECK_VARIANTS`): BiFPN with each fusion rule, and FPN layers of the
+    same fusion layer repeated until the neck's MACs are nearest the BiFPN's (1-12 layers searched)."""
+    bifpn = {f"BiFPN {f}": NeckConfig(kind="effdet-bifpn", fusion=f, **BIFPN) for f in ("fast", "softmax", "sum")}
+    target = neck_cost(neck_detector(image_size, bifpn["BiFPN fast"]), runs=0)["neck_MMACs"]
+    fpns = [NeckConfig(kind="effdet-fpn", channels=BIFPN["channels"], repeats=r) for r in range(1, 13)]
+    costs = [neck_cost(neck_detector(image_size, n), runs=0)["neck_MMACs"] for n in fpns]
+    best = min(range(len(fpns)), key=lambda i: abs(costs[i] / target - 1))
+    return {**bifpn, "FPN matched": fpns[best]}

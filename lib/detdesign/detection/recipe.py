@@ -1,0 +1,58 @@
+"""The testbed's recipe and detector presets: one factory each, shared by notebooks 00c, 03, 04 and 05.
+
+- :func:`testbed_recipe` -- the training schedule of the reference detector on the testbed (``00c``): AdamW,
+  warm-up + cosine, weight EMA, the profile's epochs, batch and learning rate (:class:`~detdesign.profiles.
+  TestbedSizes`), with the run's precision and memory format. Every detector a notebook compares with the
+  reference detector trains with it, so the detector is the one variable.
+- :func:`reference_detector` -- the ResNet-18-like FCOS detector on P3-P5 (the testbed's reference).
+- :func:`p3p7_detector` -- the same head on P3-P7 (P6/P7 from P5) with FCOS's level ranges scaled to the input
+  (:func:`~detdesign.detection.config.scaled_size_ranges`): the pyramid of notebooks 03 and 00c's second table.
+- :func:`level_shares` -- the share of FCOS positives each pyramid level of a detector receives on a split (the
+  "every level has positives" precondition of the multi-scale claims).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from detdesign.detection.config import (
+    RESNET18_LIKE,
+    DetectorConfig,
+    HeadConfig,
+    NeckConfig,
+    TrainConfig,
+    scaled_size_ranges,
+)
+from detdesign.profiles import TestbedSizes
+
+
+def testbed_recipe(T: TestbedSizes, seed: int, *, precision: str = "fp32", channels_last: bool = False,
+                   epochs: int | None = None) -> TrainConfig:
+    """The testbed's schedule for training seed ``seed`` (``epochs`` overrides its length, e.g. ``2 * T.epochs``
+    for the doubled schedule); ``precision`` / ``channels_last`` are the run's (:attr:`detdesign.Run.precision`)."""
+    return TrainConfig(epochs=epochs or T.epochs, batch_size=T.batch_size, lr=T.lr, seed=seed, ema=T.ema,
+                       max_iters_per_epoch=T.max_iters_per_epoch, precision=precision, channels_last=channels_last)
+
+
+def reference_detector(image_size: int, num_classes: int, backbone: str = RESNET18_LIKE) -> DetectorConfig:
+    """The testbed's reference detector: ``backbone`` (ResNet-18-like) with an FPN on P3-P5 and the FCOS head."""
+    return DetectorConfig(backbone=backbone, image_size=image_size, num_classes=num_classes)
+
+
+def p3p7_detector(backbone: str, image_size: int, num_classes: int) -> DetectorConfig:
+    """``backbone`` with an FPN on P3-P7 (P6, P7 from P5) and FCOS level ranges scaled to ``image_size``."""
+    return DetectorConfig(backbone=backbone, image_size=image_size, num_classes=num_classes,
+                          neck=NeckConfig(extra_levels=2),
+                          head=HeadConfig(size_ranges=scaled_size_ranges(image_size, 5)))
+
+
+def level_shares(cfg: DetectorConfig, targets: list[dict]) -> dict[str, float]:
+    """Share of the FCOS positives of ``targets`` (a split's boxes) on each level of ``cfg``'s pyramid,
+    ``{"P3": ..., "P4": ...}``; the assignment depends on strides and ranges only, not on the weights."""
+    from detdesign.detection.model import build_detector
+
+    counts = np.array(build_detector(cfg).head.level_counts(cfg.image_size, targets), float)
+    total = counts.sum()
+    if total == 0:
+        raise ValueError("no positive location on any level: the split has no boxes the head can assign")
+    return {f"P{3 + i}": float(c / total) for i, c in enumerate(counts)}
