@@ -10,7 +10,7 @@ function notebooks 00b and 00c report). Prints two Markdown tables: the data-pip
 from detdesign import repro
 from detdesign.data import load_bccd
 from detdesign.detection import DetectorConfig, preprocess, train_overhead
-from detdesign.run import bf16_is_fast
+from detdesign.training import bf16_is_fast
 
 SIZES, BATCH, STEPS = (256, 384, 512), 8, 6
 

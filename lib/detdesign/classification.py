@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from detdesign.progress import progress
 from detdesign.results import content_key
-from detdesign.training import convergence, optimizer_step, warmup_cosine
+from detdesign.training import convergence, curve_json, optimizer_step, warmup_cosine
 
 
 @dataclass(frozen=True)
@@ -204,5 +204,37 @@ def train_test(job: ClassifierJob, data: dict, build) -> dict:
     xte, yte = data["test"]
     correct = (predict(net, xte, input_size=size) == yte).numpy()
     return {"test_acc": float(correct.mean()), "correct": pack_correct(correct),
-            "curve": f.curve.to_json(orient="split", index=False), "converged": bool(f.convergence["converged"]),
+            "curve": curve_json(f.curve), "converged": bool(f.convergence["converged"]),
             "gain": f.convergence["gain"], "train_seconds": f.seconds}
+
+
+# -- accuracies on test-image resamples (paired: the same resamples for every network and seed) -------------
+def correct_matrix(trained: pd.DataFrame, n: int) -> dict[int, pd.DataFrame]:
+    """Per seed, test images x labels: whether each label's network classified each image correctly (``trained``:
+    rows of :func:`train_test` with ``label``, ``seed`` and the packed ``correct``)."""
+    return {seed: pd.DataFrame({r.label: unpack_correct(r.correct, n) for r in g.itertuples()})
+            for seed, g in trained.groupby("seed")}
+
+
+def seed_accuracy_resamples(correct: dict[int, pd.DataFrame], n_resamples: int, seed: int) -> dict[int, pd.DataFrame]:
+    """Per training seed, the accuracy of every point on ``n_resamples`` test-image resamples (the same resamples for
+    every seed and point: paired); row 0 is the full test set."""
+    n = len(next(iter(correct.values())))
+    idx = np.random.default_rng(seed).integers(0, n, size=(n_resamples, n))
+    out = {}
+    for s, c in correct.items():
+        v = c.to_numpy(float)
+        out[s] = pd.DataFrame(np.vstack([v.mean(0, keepdims=True), np.stack([v[i].mean(0) for i in idx])]),
+                              columns=c.columns)
+    return out
+
+
+def accuracy_resamples(correct: dict[int, pd.DataFrame], n_resamples: int, seed: int) -> pd.DataFrame:
+    """Accuracy of every point, averaged over seeds, on ``n_resamples`` test-image resamples (the same resamples for
+    every point and seed: paired). Row 0 is the full test set; columns are the points."""
+    labels = list(next(iter(correct.values())).columns)
+    share = np.mean([c[labels].to_numpy(float) for c in correct.values()], axis=0)  # [images, points]
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(share), size=(n_resamples, len(share)))
+    boot = np.vstack([share.mean(0, keepdims=True), np.stack([share[i].mean(0) for i in idx])])
+    return pd.DataFrame(boot, columns=labels)

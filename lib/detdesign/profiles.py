@@ -150,7 +150,7 @@ class EffDetSizes:
     """Sizes of the detection half of ``04_compound_scaling`` (:mod:`detdesign.studies.effdet`): the neck
     ablation and the small EfficientDet, trained on CIFAR-10 Scenes with the testbed's recipe (00c)."""
 
-    necks: tuple[str, ...]  # labels of detdesign.studies.effdet.NECK_VARIANTS to train
+    necks: tuple[str, ...]  # labels of detdesign.detection.ablation.NECK_VARIANTS to train
     seeds: tuple[int, ...]
     effdet_model: str  # the EfficientDet trained end to end ("d0")
     effdet_seeds: tuple[int, ...]
@@ -207,11 +207,14 @@ class Profile:
     """Everything that differs between ``smoke``, ``quick`` and ``full``.
 
     ``assert_claims`` says whether the profile is large enough for a notebook to assert the paper's claim
-    (smoke and quick only report it).
+    (smoke and quick only report it). ``claim_hours``: the budget of one undecided claim, in worker-hours of
+    this project's CPU (:func:`detdesign.claims.descriptive_if_unaffordable`): a claim whose power analysis
+    needs more seeds or networks than that costs is recorded as ``descriptive`` with the size it needs.
     """
 
     name: str
     assert_claims: bool
+    claim_hours: float  # worker-hours one claim may still cost to decide; beyond it the claim is `descriptive`
     tour: TourSizes
     bn_rescaling: BNRescalingSizes
     proxies: ProxySizes
@@ -229,6 +232,7 @@ _PROFILES = {
     "smoke": Profile(
         name="smoke",
         assert_claims=False,
+        claim_hours=0.0,
         tour=TourSizes(cifar_per_class=2, mean_per_class=20, bccd_images=2, latency_runs=3),
         bn_rescaling=BNRescalingSizes(
             overflow_depths=(2, 8, 48), overflow_widths=(16,), overflow_resolution=8, overflow_batch=2,
@@ -261,6 +265,7 @@ _PROFILES = {
     "quick": Profile(
         name="quick",
         assert_claims=False,
+        claim_hours=0.5,
         tour=TourSizes(cifar_per_class=4, mean_per_class=500, bccd_images=4, latency_runs=20),
         bn_rescaling=BNRescalingSizes(
             overflow_depths=(2, 10, 20, 25, 30, 35, 40, 45, 50, 60), overflow_widths=(16, 32, 64),
@@ -294,6 +299,7 @@ _PROFILES = {
     "full": Profile(
         name="full",
         assert_claims=True,
+        claim_hours=48.0,  # two days of this 2-core CPU, about twice the whole full profile (21.6 h)
         tour=TourSizes(cifar_per_class=8, mean_per_class=5000, bccd_images=6, latency_runs=50),
         bn_rescaling=BNRescalingSizes(
             overflow_depths=tuple(range(2, 81, 2)), overflow_widths=(16, 32, 64, 128),

@@ -30,6 +30,7 @@ from detdesign.executor import ExecutorConfig, Pool, executor_from_env, run_map
 from detdesign.outputs import Outputs, is_checkout, output_home, outputs
 from detdesign.profiles import Profile, profile
 from detdesign.progress import LOG_ENV
+from detdesign.training import bf16_is_fast
 
 DEVICE_ENV = "DETDESIGN_DEVICE"
 PRECISION_ENV = "DETDESIGN_PRECISION"
@@ -47,18 +48,6 @@ def resolve_device(name: str | None = None) -> str:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {name!r} asked for (via {DEVICE_ENV} or device=), but no GPU is visible; use 'cpu'")
     return str(dev)
-
-
-def bf16_is_fast(device: str) -> bool:
-    """Whether bf16 autocast has fast kernels here: a GPU with bf16, or a CPU whose oneDNN has bf16 (AVX-512
-    BF16 / AMX). Without them torch falls back to slow reference convolutions (measured 10-15x slower on an
-    AVX2-only CPU), so ``precision="auto"`` picks fp32 there."""
-    if torch.device(device).type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
 
 
 def resolve_precision(name: str | None, device: str) -> str:
@@ -80,7 +69,7 @@ class Run:
     device: str = "cpu"
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     show_progress: bool = True
-    precision: str = "fp32"  # training/evaluation precision of the studies that opt in (see train_config)
+    precision: str = "fp32"  # training/evaluation precision of the studies that opt in (see speed)
     channels_last: bool = True
     _pool: Pool = field(default_factory=Pool, repr=False, compare=False)
 
@@ -103,14 +92,11 @@ class Run:
         dev = resolve_device(device)
         return cls(prof, seed, dev, ex, show, resolve_precision(precision, dev))
 
-    def train_config(self, **fields):
-        """A detection :class:`~detdesign.detection.TrainConfig` with the run's precision and memory format.
-
-        The published studies of notebooks 00b and 03-05 keep the fp32 / NCHW defaults (their caches are keyed
-        on them); new studies take their schedule from here, so one switch sets the fast path."""
-        from detdesign.detection.config import TrainConfig
-
-        return TrainConfig(precision=self.precision, channels_last=self.channels_last, **fields)
+    @property
+    def speed(self) -> dict:
+        """``{"precision", "channels_last"}`` of this run: the keyword arguments of a recipe factory such as
+        :func:`detdesign.detection.recipe.testbed_recipe`, so one switch sets the fast path of every study."""
+        return {"precision": self.precision, "channels_last": self.channels_last}
 
     def describe(self) -> str:
         """Two lines: profile, seed, device, executor; where this run's outputs go."""
@@ -149,6 +135,14 @@ class Run:
         from detdesign.results import ResultCache
 
         return ResultCache(self.outputs.cache / f"{name}.json", version=version, fields=fields)
+
+    @property
+    def seed_noise(self):
+        """The project's seed-noise table of this profile (:class:`~detdesign.seed_noise.SeedNoiseTable`, in the
+        cache folder): notebooks add their seed groups and read the pooled seed SD of an instrument."""
+        from detdesign.seed_noise import SeedNoiseTable
+
+        return SeedNoiseTable(self.outputs.cache / "seed_noise.csv")
 
     def checkpoints(self, name: str) -> Path:
         """The checkpoint folder of one study (never committed)."""

@@ -166,17 +166,18 @@ def _z(level: float) -> float:
 
 
 def seed_aware_interval(diff: float, se_image: float, sigma_seed: float, n_seeds: int,
-                        level: float = 0.95) -> tuple[float, float]:
+                        level: float = 0.95, contrast: float = 2.0) -> tuple[float, float]:
     """``diff +- z sqrt(2 sigma_seed^2 / n + se_image^2)``: the interval of a difference of two models' means over
     ``n_seeds`` seeds each (seed SD ``sigma_seed`` per model) measured on one test set (image SE ``se_image``).
-    An unknown ``sigma_seed`` (NaN) gives ``(-inf, inf)``: nothing can be decided without the seed noise."""
+    ``contrast``: the sum of squared weights of the models in the difference (2 for A - B, 6 for the second
+    difference A - 2B + C). An unknown ``sigma_seed`` (NaN) gives ``(-inf, inf)``: nothing can be decided."""
     if n_seeds < 1:
         raise ValueError(f"n_seeds must be >= 1, got {n_seeds}")
     if not (math.isfinite(se_image) and se_image >= 0):
         raise ValueError(f"se_image must be a finite SE >= 0, got {se_image!r}")
     if not math.isfinite(sigma_seed):
         return -math.inf, math.inf
-    half = _z(level) * math.sqrt(2 * sigma_seed ** 2 / n_seeds + se_image ** 2)
+    half = _z(level) * math.sqrt(contrast * sigma_seed ** 2 / n_seeds + se_image ** 2)
     return diff - half, diff + half
 
 
@@ -195,7 +196,7 @@ def hierarchical_interval(boot, n_resamples: int = 2000, seed: int = 0, level: f
 
 
 def difference(per_seed, boot, sigma_seed: float = float("nan"), schedule: float = 1.0, seed: int = 0,
-               level: float = 0.95):
+               level: float = 0.95, contrast: float = 2.0):
     """A :class:`~detdesign.claims.rules.Difference` from each seed's point difference (``per_seed`` [seeds]) and
     its differences on test-image resamples (``boot`` [seeds, resamples]): the hierarchical bootstrap with
     >= :data:`HIERARCHICAL_MIN_SEEDS` seeds, else :func:`seed_aware_interval` with the pooled ``sigma_seed``."""
@@ -207,15 +208,15 @@ def difference(per_seed, boot, sigma_seed: float = float("nan"), schedule: float
         raise ValueError(f"need one finite point difference per seed and boot [seeds, resamples]; got {d.shape} "
                          f"and {b.shape}")
     point = float(d.mean())
+    se = float(np.sqrt(np.mean(np.var(b, axis=1, ddof=1)))) if b.ndim == 2 and b.shape[1] > 1 else 0.0
     if len(d) >= HIERARCHICAL_MIN_SEEDS:
         lo, hi = hierarchical_interval(b, seed=seed, level=level)
         method = f"hierarchical bootstrap over {len(d)} seeds and test images"
     else:
-        se = float(np.sqrt(np.mean(np.var(b, axis=1, ddof=1)))) if b.shape[1] > 1 else 0.0
-        lo, hi = seed_aware_interval(point, se, sigma_seed, len(d), level)
+        lo, hi = seed_aware_interval(point, se, sigma_seed, len(d), level, contrast)
         method = (f"image SE {se:.4f} and pooled seed SD {sigma_seed:.4f} over {len(d)} seed(s)"
                   if math.isfinite(sigma_seed) else "seed SD unknown: interval unbounded")
-    return Difference(point, lo, hi, len(d), schedule, method)
+    return Difference(point, lo, hi, len(d), schedule, method, tuple(float(v) for v in d), se)
 
 
 def paired_bootstrap(correct_a, correct_b, n_resamples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

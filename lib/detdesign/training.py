@@ -60,6 +60,18 @@ def autocast(precision: str, device: str | torch.device = "cpu"):
     raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
 
 
+def bf16_is_fast(device: str) -> bool:
+    """Whether bf16 autocast has fast kernels here: a GPU with bf16, or a CPU whose oneDNN has bf16 (AVX-512
+    BF16 / AMX). Without them torch falls back to slow reference convolutions (measured 10-15x slower on an
+    AVX2-only CPU), so ``precision="auto"`` picks fp32 there."""
+    if torch.device(device).type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def memory_format(channels_last: bool) -> torch.memory_format:
     """``torch.channels_last`` or ``torch.contiguous_format``."""
     return torch.channels_last if channels_last else torch.contiguous_format
@@ -119,3 +131,39 @@ def convergence(curve, metric: str = "AP", tol: float = CONVERGED_TOL) -> dict:
         return {"gain": float("nan"), "rule": rule, "converged": False, "points": len(curve)}
     gain = float(curve[metric].iloc[-1] - early[metric].max())
     return {"gain": gain, "rule": rule, "converged": gain < tol, "points": len(curve)}
+
+
+# -- validation curves: one serialisation, one reader ----------------------------------------------------------
+def curve_json(curve) -> str:
+    """A validation curve (a DataFrame of per-evaluation rows: ``epoch`` and metrics) as the JSON text a cache row
+    stores (a list of records)."""
+    return curve.to_json(orient="records")
+
+
+def read_curve(text: str):
+    """The DataFrame of a stored curve: a list of records (:func:`curve_json`, detection rows) or the
+    ``orient="split"`` layout of older classification rows."""
+    import io
+    import json
+
+    import pandas as pd
+
+    data = json.loads(text) if isinstance(text, str) else text
+    if isinstance(data, list):
+        return pd.DataFrame(data)
+    if isinstance(data, dict) and "columns" in data and "data" in data:
+        return pd.read_json(io.StringIO(json.dumps(data)), orient="split")
+    raise ValueError(f"a stored curve must be a list of records or a split-layout object, got {type(data).__name__}")
+
+
+def curves(rows, labels) -> pd.DataFrame:  # noqa: F821
+    """Every row's curve in long format: ``rows`` (a DataFrame with a ``curve`` column), ``labels`` the columns
+    (or the index, by its name) copied onto each curve's rows, e.g. ``("variant", "seed")``."""
+    import pandas as pd
+
+    flat = rows.reset_index() if any(c not in rows.columns for c in labels) else rows
+    missing = [c for c in labels if c not in flat.columns]
+    if missing:
+        raise ValueError(f"curves: rows lack the label columns {missing}; they have {list(flat.columns)}")
+    return pd.concat([read_curve(r["curve"]).assign(**{c: r[c] for c in labels}) for _, r in flat.iterrows()],
+                     ignore_index=True)

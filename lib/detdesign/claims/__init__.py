@@ -35,6 +35,7 @@ from detdesign.claims.rules import (
     at_least,
     at_most,
     combine,
+    combine_decisions,
     converged_by_doubling,
     decide_difference,
     decide_equivalence,
@@ -48,13 +49,14 @@ from detdesign.claims.rules import (
     share_outcome,
     sign_outcome,
     timing_outcome,
+    timing_tiers,
 )
 
 __all__ = [
     "COLUMNS", "END", "HOLDS", "KINDS", "OUTCOMES", "REASONS", "START", "Claim", "Decision", "Difference", "Ledger",
-    "Precondition", "all_of", "at_least", "at_most", "combine", "converged_by_doubling", "decide_difference",
-    "decide_equivalence", "decide_non_inferiority", "decided", "descriptive_if_unaffordable", "equivalence_outcome",
-    "inside", "interval", "load_all", "non_inferiority_outcome", "preconditions_text", "rank_outcome", "record",
-    "render_readme", "replace_between", "share_outcome", "sign_outcome", "timing_outcome", "to_markdown",
-    "verdict", "verdict_text",
+    "Precondition", "all_of", "at_least", "at_most", "combine", "combine_decisions", "converged_by_doubling",
+    "decide_difference", "decide_equivalence", "decide_non_inferiority", "decided", "descriptive_if_unaffordable",
+    "equivalence_outcome", "inside", "interval", "load_all", "non_inferiority_outcome", "preconditions_text",
+    "rank_outcome", "record", "render_readme", "replace_between", "share_outcome", "sign_outcome", "timing_outcome",
+    "timing_tiers", "to_markdown", "verdict", "verdict_text",
 ]

@@ -113,12 +113,13 @@ def inside(target: float, lo: float, hi: float, point: float, near: float) -> st
     return "yes" if lo <= target <= hi else "partly" if abs(point - target) <= near else "no"
 
 
-def share_outcome(hits: int, total: int, partly_share: float = 0.5) -> str:
-    """``yes`` when every one of ``total`` items hits, ``partly`` when at least ``partly_share`` of them, else
-    ``no``."""
-    if total < 1 or not 0 <= hits <= total:
-        raise ValueError(f"need 0 <= hits <= total and total >= 1, got {hits} of {total}")
-    return "yes" if hits == total else "partly" if hits >= partly_share * total else "no"
+def share_outcome(hits: int, total: int, partly_share: float = 0.5, near: int = 0) -> str:
+    """``yes`` when every one of ``total`` items hits, ``partly`` when at least ``partly_share`` of them hit or come
+    near (``near``: items that missed narrowly), else ``no``."""
+    if total < 1 or not 0 <= hits <= total or not 0 <= near <= total - hits:
+        raise ValueError(f"need 0 <= hits <= total, 0 <= near <= total - hits, total >= 1; got {hits}, {near}, "
+                         f"{total}")
+    return "yes" if hits == total else "partly" if hits + near >= partly_share * total else "no"
 
 
 def rank_outcome(rhos, pvalues, alpha: float = 0.05) -> str:
@@ -168,6 +169,18 @@ def timing_outcome(lo: float, hi: float, threshold: float, want: str = "<=") -> 
     return "yes" if good else "no" if bad else "inconclusive"
 
 
+def timing_tiers(lo: float, hi: float, yes_at: float, partly_at: float) -> str:
+    """A speed-up claim with two levels ("20-28x faster"): ``yes`` when the interval of the measured ratio lies at
+    or above ``yes_at``, ``partly`` when it lies wholly between ``partly_at`` and ``yes_at``, ``no`` when below
+    ``partly_at``, ``inconclusive`` when a level lies inside the timing noise."""
+    top, low = timing_outcome(lo, hi, yes_at, ">="), timing_outcome(lo, hi, partly_at, ">=")
+    if top == "yes":
+        return "yes"
+    if low == "no":
+        return "no"
+    return "partly" if top == "no" and low == "yes" else "inconclusive"
+
+
 def converged_by_doubling(at_s: float, at_2s: float | None, tol: float = 0.01) -> Decision:
     """"This training converged": the metric at 2S minus the metric at S is below ``tol`` (a doubled schedule adds
     less than ``tol``). Without a 2S measurement the rule cannot decide (``needs 2S``)."""
@@ -193,6 +206,8 @@ class Difference:
     seeds: int
     schedule: float = 1.0
     method: str = ""
+    per_seed: tuple[float, ...] = ()  # each seed's own difference, for the ledger text
+    se_image: float = math.nan  # the test-image SE of the difference (the power helpers' image noise)
 
     def __post_init__(self):
         if not (_finite(self.diff) and _number(self.lo, self.hi)) or not self.lo <= self.hi:
@@ -207,6 +222,10 @@ class Difference:
         """``"+0.0145 [+0.0119, +0.0174]"`` (values times ``scale``, e.g. 100 for points)."""
         f = fmt.format
         return f"{f(scale * self.diff)} [{f(scale * self.lo)}, {f(scale * self.hi)}]"
+
+    def seeds_text(self, fmt: str = "{:+.4f}", scale: float = 1.0) -> str:
+        """Each seed's own difference, ``"+0.0247, +0.0044"`` (empty when not recorded)."""
+        return ", ".join(fmt.format(scale * d) for d in self.per_seed)
 
     def at(self, schedule: float) -> Difference:
         """The same numbers labelled with another schedule multiple."""
@@ -292,6 +311,32 @@ def decide_equivalence(rungs, margin: float) -> Decision:
 def decide_non_inferiority(rungs, margin: float) -> Decision:
     """"A is not worse than B by more than ``margin``": the longest schedule's interval above -``margin``."""
     return _margin_rule(rungs, margin, non_inferiority_outcome, lambda d, m: d > -m, "non-inferiority")
+
+
+_UNDECIDED = ("schedule-dependent", "inconclusive", "descriptive")  # which undecided part names a combined row
+
+
+def _lean(d: Decision) -> str:
+    return d.lean or "inconclusive"
+
+
+def combine_decisions(decisions, mixed: str = "partly", need_all: bool = False) -> Decision:
+    """One row from several decided parts (the steps of a grid, the axes of a claim). When every part decided:
+    :func:`combine` of their verdicts (``need_all``: :func:`all_of`, a claim that needs every part). Otherwise the
+    row is undecided like its first undecided part, in the order schedule-dependent, inconclusive, descriptive
+    (the lean combines the parts' leans)."""
+    ds = list(decisions)
+    if not ds or any(not isinstance(d, Decision) for d in ds):
+        raise TypeError("combine_decisions takes a non-empty list of Decision")
+    rule = all_of if need_all else (lambda o: combine(o, mixed))
+    lean = rule([_lean(d) for d in ds])
+    detail = "; ".join(d.detail for d in ds if d.detail)
+    if all(d.holds in ("yes", "partly", "no") for d in ds):
+        return Decision(rule([d.holds for d in ds]), lean, "", detail)
+    if need_all and any(d.holds == "no" for d in ds):
+        return Decision("no", lean, "", detail)
+    first = next(d for kind in _UNDECIDED for d in ds if d.holds == kind)
+    return Decision(first.holds, lean, first.reason, detail)
 
 
 # -- power: run it or call it descriptive -----------------------------------------------------------------------

@@ -20,6 +20,7 @@ from detdesign.detection.model import build_detector
 from detdesign.detection.training import fit
 from detdesign.results import content_key
 from detdesign.stats import basic_interval
+from detdesign.training import curve_json
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def train_evaluate(job: DetectorJob, splits: dict, ckpt_dir, device: str = "cpu"
            "final_loss": float(f.history["loss"].iloc[-10:].mean())}
     if job.validate:
         row.update(val_AP=float(f.curve["AP"].iloc[-1]), val_gain=f.convergence["gain"],
-                   converged=bool(f.convergence["converged"]), curve=f.curve.to_json(orient="records"))
+                   converged=bool(f.convergence["converged"]), curve=curve_json(f.curve))
     if job.bootstrap:
         boot = bootstrap_ap(splits["test"], dets, job.bootstrap, seed=job.tcfg.seed)[0]
         row.update(AP_q025=float(np.quantile(boot, 0.025)), AP_q975=float(np.quantile(boot, 0.975)))
@@ -93,31 +94,41 @@ def train_evaluate(job: DetectorJob, splits: dict, ckpt_dir, device: str = "cpu"
     return row
 
 
-def train_population(run, jobs: list[DetectorJob], splits: dict, cache: str, checkpoints: str,
+def _train_item(item: tuple, data: dict, ckpt_dir, device: str) -> dict:
+    dataset, job = item
+    return train_evaluate(job, data[dataset], ckpt_dir, device=device, desc=dataset)
+
+
+def train_population(run, items: list[tuple[str, DetectorJob]], data: dict, cache: str, checkpoints: str,
                      desc: str = "detectors") -> list[dict]:
-    """:func:`train_evaluate` for every job through ``run.map``, cached in ``run.cache(cache)``."""
-    return run.map(train_evaluate, jobs, key=lambda j: j.key(splits),
-                   cache=run.cache(cache, fields=population_fields(jobs)),
-                   shared={"splits": splits, "ckpt_dir": run.checkpoints(checkpoints), "device": run.device},
-                   desc=desc)
+    """:func:`train_evaluate` for every ``(dataset, job)`` of ``items`` through ``run.map`` (``data[dataset]`` its
+    splits), each row cached in ``run.cache(cache)`` under the job's content key, checkpoints under
+    ``run.checkpoints(checkpoints)``. Returns the rows in the order of ``items``."""
+    unknown = sorted({d for d, _ in items} - set(data))
+    if unknown:
+        raise ValueError(f"items name datasets {unknown} that data lacks (it has {sorted(data)})")
+    return run.map(_train_item, items, key=lambda it: it[1].key(data[it[0]]),
+                   cache=run.cache(cache, fields=population_fields([j for _, j in items])),
+                   shared={"data": data, "ckpt_dir": run.checkpoints(checkpoints), "device": run.device}, desc=desc)
 
 
-def paired_difference(a, b) -> dict:
-    """AP of detector ``a`` minus ``b`` from their rows (DataFrames indexed by training seed, with ``AP`` and the
-    per-resample ``AP_boot`` of jobs with ``keep_boot``): the mean over shared seeds of the per-resample
-    differences (the same resamples for two detectors of a seed), its 95% interval, each seed's own difference,
-    and the verdict of :func:`~detdesign.claims.paired_outcome`."""
+def boot_matrix(rows, seeds) -> np.ndarray:
+    """[seeds, resamples]: the per-resample test AP (``AP_boot``) of each seed's row (``rows`` indexed by seed)."""
     import json
 
-    from detdesign.claims import paired_outcome
+    return np.stack([np.asarray(json.loads(v) if isinstance(v, str) else v, dtype=float)
+                     for v in (rows.loc[s, "AP_boot"] for s in seeds)])
+
+
+def paired_difference(a, b, sigma_seed: float, schedule: float = 1.0):
+    """AP of detector ``a`` minus ``b`` (DataFrames indexed by training seed, with ``AP`` and the per-resample
+    ``AP_boot`` of jobs with ``keep_boot``: two detectors of a seed share their test-image resamples) as a
+    :class:`~detdesign.claims.rules.Difference` whose interval includes seed variance
+    (:func:`detdesign.stats.difference`, ``sigma_seed`` the instrument's pooled seed SD)."""
+    from detdesign.stats import difference
 
     seeds = sorted(set(a.index) & set(b.index))
     if not seeds:
         raise ValueError(f"no shared training seed: {sorted(a.index)} vs {sorted(b.index)}")
-    boot = [np.asarray(json.loads(v) if isinstance(v, str) else v, dtype=float)
-            for s in seeds for v in (a.loc[s, "AP_boot"], b.loc[s, "AP_boot"])]
-    diffs = np.mean([boot[2 * i] - boot[2 * i + 1] for i in range(len(seeds))], axis=0)
     per_seed = [float(a.loc[s, "AP"] - b.loc[s, "AP"]) for s in seeds]
-    lo, hi = float(np.quantile(diffs, 0.025)), float(np.quantile(diffs, 0.975))
-    return {"diff": float(np.mean(per_seed)), "lo": lo, "hi": hi, "seed_diffs": per_seed,
-            "outcome": paired_outcome(lo, hi, per_seed)}
+    return difference(per_seed, boot_matrix(a, seeds) - boot_matrix(b, seeds), sigma_seed, schedule)

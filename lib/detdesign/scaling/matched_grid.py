@@ -139,3 +139,36 @@ def grid_points(spec: GridSpec) -> pd.DataFrame:
         rows += [matched(spec, a, k) for a in AXES if a != "compound"]
         rows += [matched(spec, "compound", k, c) for c in spec.compounds]
     return pd.DataFrame(rows)
+
+
+# -- the single-axis frontier a compound point is compared with --------------------------------------------
+SINGLE = ("width", "depth", "resolution")
+
+
+def _weights(xs: np.ndarray, x: float) -> np.ndarray:
+    """Weights of the points at log-MACs ``xs`` (sorted) whose sum is the linear interpolation at ``x``."""
+    w = np.zeros(len(xs))
+    j = int(np.clip(np.searchsorted(xs, x), 1, len(xs) - 1))
+    t = float(np.clip((x - xs[j - 1]) / (xs[j] - xs[j - 1]), 0.0, 1.0))
+    w[j - 1], w[j] = 1 - t, t
+    return w
+
+
+def frontier_weights(pts: pd.DataFrame, label: str, tolerance: float) -> dict[str, pd.Series]:
+    """Per single axis, the weights over its chain (base, k1, k2, ...) that interpolate its accuracy linearly in
+    log-MACs at ``label``'s MACs; an axis whose largest point has less than ``label``'s MACs / (1 + tolerance)
+    enters with that point (its curve is not extrapolated). The frontier is the best axis at that MACs."""
+    x = np.log2(pts.loc[label, "macs_ratio"])
+    out = {}
+    for axis in SINGLE:
+        chain = pd.concat([pts[pts["axis"] == "base"], pts[pts["axis"] == axis]]).sort_values("macs")
+        xs = np.log2(chain["macs_ratio"].to_numpy())
+        if len(chain) > 1:
+            out[axis] = pd.Series(_weights(xs, min(x, xs[-1])), index=chain.index)
+    return out
+
+
+def frontier(acc: pd.DataFrame, weights: dict[str, pd.Series]) -> pd.DataFrame:
+    """[rows, axes]: each axis' accuracy interpolated by :func:`frontier_weights` for every row of ``acc`` (a table
+    of accuracies, one column per point: resamples or seeds); the single-axis frontier is its row-wise max."""
+    return pd.DataFrame({a: acc[w.index].to_numpy() @ w.to_numpy() for a, w in weights.items()}, index=acc.index)

@@ -109,24 +109,27 @@ def summarize(sweep: pd.DataFrame, grid: pd.DataFrame) -> dict:
 
 def claims(s: dict):
     """Ledger rows for notebook 01 from :func:`summarize`'s numbers."""
-    from detdesign.claims import Claim
+    from detdesign.claims import Claim, all_of, at_least, at_most, combine, decided
 
     lo, hi = s["overflow_depth_min"], s["overflow_depth_max"]
-    overflow_ok = lo >= 10 and hi <= 60
     ratio = s["spread_ratio"]
+    # "nearly identical, losing their ranking": compressed (spread ratio <= 0.25) and the order lost (tau <= 0.5)
+    rescale = combine([at_most(ratio, 0.25), at_most(s["tau_bn_vs_nobn"], 0.5)])
     return [
         Claim("01-overflow", "Zen-NAS §3", "Without BN, Phi-score overflows float32 at a few tens of layers "
               "(~30)", f"first overflow at depth {lo:.0f}-{hi:.0f} (width-dependent)",
-              "yes" if overflow_ok else "no", "plain 3x3 ReLU nets, N(0,1) weights, naive float32"),
+              decided(all_of([at_least(lo, 10), at_most(hi, 60)])),
+              "plain 3x3 ReLU nets, N(0,1) weights, naive float32; yes: first overflow between depth 10 and 60"),
         Claim("01-bn-rescale", "Zen-NAS §3", "With BN the Phi-scores of different nets become nearly "
               "identical, losing their ranking", f"std of log Phi {s['spread_nobn']:.2f} (no BN) -> "
               f"{s['spread_bn']:.2f} (BN), ratio {ratio:.2f}; Kendall tau BN vs no-BN "
-              f"{s['tau_bn_vs_nobn']:.2f}", "partly" if ratio < 0.25 else "no",
-              "compressed, but the order is largely kept on this depth x width grid"),
+              f"{s['tau_bn_vs_nobn']:.2f}", decided(rescale),
+              "yes: spread ratio <= 0.25 and tau <= 0.5; partly: one of the two (compressed, but the order largely "
+              "kept on this depth x width grid)"),
         Claim("01-zen-recovers", "Zen-NAS §3, Thm 1", "Zen-Score of the BN net tracks the Phi-score of "
               "the same net without BN", f"Kendall tau {s['tau_zen_batch']:.2f} (batch var), "
               f"{s['tau_zen_running']:.2f} (official running var); gap {s['gap_mean']:+.2f} "
-              f"+/- {s['gap_std']:.2f}", "yes" if s["tau_zen_batch"] > 0.8 else "no",
+              f"+/- {s['gap_std']:.2f}", decided(at_least(s["tau_zen_batch"], 0.8)),
               f"{s['n_grid']} nets; the official running-variance reading compresses the BN term"),
     ]
 

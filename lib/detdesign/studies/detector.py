@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-from detdesign.claims import Claim, Precondition, interval, timing_outcome
+from detdesign.claims import Claim, Precondition, at_least, decided, interval, timing_outcome
 from detdesign.detection import DetectorConfig, TrainConfig, evaluate, fit
 from detdesign.measure import count_flops, count_params, measure_latency
 from detdesign.profiles import DetectorSizes
@@ -89,17 +89,17 @@ def claims(metrics: pd.DataFrame, overhead: dict, S: DetectorSizes | None = None
         Precondition.check("epochs trained (the target's schedule)", S.epochs, ">=", TARGET_EPOCHS, "{:.0f}"),
         Precondition.check("test images scored (BCCD test has 72)", test["images"], ">=", 72, "{:.0f}"))
     return [
-        Claim("00b-ap50", "detdesign #5 (target)", f"reference detector from scratch: test AP50 >= {AP50_TARGET}",
+        Claim("00b-ap50", "project target", f"reference detector from scratch: test AP50 >= {AP50_TARGET}",
               f"AP50 {test['AP50']:.3f}, AP {test['AP']:.3f} on {int(test['images'])} test images",
-              "yes" if test["AP50"] >= AP50_TARGET else "no", "ResNet-18-like FCOS, CPU, no pretrained weights",
-              preconditions=pre),
-        Claim("00b-overhead", "detdesign #5 (target)", f"train step <= {OVERHEAD_TARGET}x bare forward+backward",
+              decided(at_least(test["AP50"], AP50_TARGET)), "ResNet-18-like FCOS, CPU, no pretrained weights",
+              preconditions=pre, kind="target"),
+        Claim("00b-overhead", "project target", f"train step <= {OVERHEAD_TARGET}x bare forward+backward",
               f"{overhead['ratio']:.2f}x ({overhead['images_per_s']:.1f} images/s)",
-              timing_outcome(overhead["ratio_lo"], overhead["ratio_hi"], OVERHEAD_TARGET),
+              decided(timing_outcome(overhead["ratio_lo"], overhead["ratio_hi"], OVERHEAD_TARGET)),
               f"ratio of medians over {len(overhead['full_samples'])} repeats, batch 8; inconclusive when the "
               "target lies inside the timing interval",
               interval=interval(overhead["ratio_lo"], overhead["ratio_hi"], "{:.2f}", "95% bootstrap over repeats"),
-              timing=True),
+              timing=True, kind="target"),
     ]
 
 

@@ -3,7 +3,7 @@ against FPN as two graphs of one fusion layer, and a small EfficientDet trained 
 
 1. :func:`efficientnet_table`, :func:`implied_phi`, :func:`efficientdet_table`: B0-B7 and D0-D7x from our code
    (meta device, the project's FLOP counter) next to the paper's and the official implementation's counts.
-2. :data:`NECK_VARIANTS` / :func:`neck_variants`: the reference FCOS detector of ``00c`` (ResNet-18-like backbone,
+2. :func:`detdesign.detection.ablation.neck_variants`: the reference FCOS detector of ``00c`` (ResNet-18-like backbone,
    P3-P5) with its neck replaced by BiFPN layers (fast, softmax and plain-sum fusion, D0's width 64 and 3 layers)
    or by FPN layers of the *same* fusion layer (same separable conv, BN, swish) repeated until the neck's MACs
    match the BiFPN's: the graph is the one variable. Trained with the testbed's recipe on CIFAR-10 Scenes, every
@@ -14,7 +14,6 @@ against FPN as two graphs of one fusion layer, and a small EfficientDet trained 
 
 from __future__ import annotations
 
-import json
 import math
 
 import matplotlib.pyplot as plt
@@ -23,22 +22,34 @@ import torch
 import torchvision
 
 from detdesign.arch.efficientnet import COEFFICIENTS, efficientnet
-from detdesign.claims import Claim, Precondition, interval, timing_outcome
-from detdesign.detection import DetectorConfig, NeckConfig, build_detector
+from detdesign.claims import (
+    Claim,
+    Decision,
+    Precondition,
+    all_of,
+    decide_difference,
+    decide_non_inferiority,
+    descriptive_if_unaffordable,
+    interval,
+    timing_outcome,
+)
+from detdesign.detection import NeckConfig
+from detdesign.detection.ablation import neck_cost, neck_detector
 from detdesign.detection.efficientdet import EfficientDetNet, fpn_topology, resolve_config
 from detdesign.detection.efficientdet_model import EfficientDetSpec
-from detdesign.detection.experiment import DetectorJob, paired_difference, population_fields, train_evaluate
-from detdesign.measure import count_flops, count_params, measure_latency
+from detdesign.detection.experiment import DetectorJob, paired_difference, train_population
+from detdesign.detection.recipe import testbed_recipe
+from detdesign.measure import count_flops, count_params
 from detdesign.profiles import EffDetSizes, TestbedSizes
 from detdesign.scaling.efficientdet import OFFICIAL_COUNTS, PAPER_COCO
-from detdesign.stats import ratio_of_medians
+from detdesign.seed_noise import SCENES_V1_AP
+from detdesign.stats import ratio_of_medians, seeds_for_power
 from detdesign.studies import testbed
+from detdesign.training import curves as long_curves
 
 # EfficientNet paper, Table 2 (params M, FLOPs B); not in our factsheet, so [UNVERIFIED] in the notebook
 PAPER_TABLE2 = {"b0": (5.3, 0.39), "b1": (7.8, 0.70), "b2": (9.2, 1.0), "b3": (12, 1.8), "b4": (19, 4.2),
                 "b5": (30, 9.9), "b6": (43, 19), "b7": (66, 37)}
-BIFPN = {"channels": 64, "repeats": 3}  # D0's BiFPN width and depth
-NECK_VARIANTS = ("BiFPN fast", "BiFPN softmax", "BiFPN sum", "FPN matched")
 
 
 def efficientnet_table() -> pd.DataFrame:
@@ -108,65 +119,35 @@ def graph_figure(min_level: int = 3, max_level: int = 7):
     return fig
 
 
-def neck_variants(image_size: int) -> dict[str, NeckConfig]:
-    """The four necks of the ablation: BiFPN (D0's width and layers) with each fusion rule, and FPN layers of the
-    same fusion layer repeated until the neck's MACs are nearest the BiFPN's (1-12 layers searched)."""
-    bifpn = {f"BiFPN {f}": NeckConfig(kind="effdet-bifpn", fusion=f, **BIFPN) for f in ("fast", "softmax", "sum")}
-    target = neck_cost(_detector(image_size, bifpn["BiFPN fast"]), runs=0)["neck_MMACs"]
-    fpns = [NeckConfig(kind="effdet-fpn", channels=BIFPN["channels"], repeats=r) for r in range(1, 13)]
-    costs = [neck_cost(_detector(image_size, n), runs=0)["neck_MMACs"] for n in fpns]
-    best = min(range(len(fpns)), key=lambda i: abs(costs[i] / target - 1))
-    return {**bifpn, "FPN matched": fpns[best]}
-
-
-def _detector(image_size: int, neck: NeckConfig, num_classes: int = 10) -> DetectorConfig:
-    return DetectorConfig(image_size=image_size, num_classes=num_classes, neck=neck)
-
-
-def neck_cost(cfg: DetectorConfig, runs: int) -> dict:
-    """Neck parameters, MACs and (``runs`` > 0) batch-1 CPU latency on one image's backbone features."""
-    det = build_detector(cfg).eval()
-    with torch.no_grad():
-        feats = det.features(torch.zeros(1, 3, cfg.image_size, cfg.image_size))
-    out = {"neck_params_k": count_params(det.neck) / 1e3, "neck_MMACs": count_flops(det.neck, inputs=feats).macs / 1e6}
-    if runs:
-        lat = measure_latency(det.neck, inputs=feats, runs=runs, warmup=3)
-        out.update(neck_latency_ms=lat.median_ms, neck_latency_samples=lat.samples_ms)
-    return out
-
-
-def _tcfg(run, T: TestbedSizes, seed: int):
-    """The testbed's recipe (``00c``), so the reference detector and every variant train identically."""
-    return run.train_config(epochs=T.epochs, batch_size=T.batch_size, lr=T.lr, seed=seed, ema=T.ema,
-                            max_iters_per_epoch=T.max_iters_per_epoch)
-
-
 def jobs(run, E: EffDetSizes, T: TestbedSizes, necks: dict[str, NeckConfig]) -> dict[tuple[str, int], DetectorJob]:
     """(variant, seed) -> job: every neck of ``E.necks`` with every seed of ``E.seeds``, and the EfficientDet
     ``E.effdet_model`` at the testbed's input with every seed of ``E.effdet_seeds``."""
     out = {}
     for label in E.necks:
         for seed in E.seeds:
-            out[(label, seed)] = DetectorJob(_detector(T.image_size, necks[label]), _tcfg(run, T, seed),
-                                             validate=True, bootstrap=T.bootstrap, keep_boot=True)
+            out[(label, seed)] = DetectorJob(neck_detector(T.image_size, necks[label]),
+                                             testbed_recipe(T, seed, **run.speed), validate=True,
+                                             bootstrap=T.bootstrap, keep_boot=True)
     spec = EfficientDetSpec(E.effdet_model, num_classes=10, image_size=T.image_size)
     for seed in E.effdet_seeds:
         out[(f"EfficientDet-{E.effdet_model.upper()}", seed)] = DetectorJob(
-            spec, _tcfg(run, T, seed), validate=True, bootstrap=T.bootstrap, keep_boot=True)
+            spec, testbed_recipe(T, seed, **run.speed), validate=True, bootstrap=T.bootstrap, keep_boot=True)
     return out
-
-
-def _job(job: DetectorJob, splits: dict, ckpt_dir, device: str) -> dict:
-    return train_evaluate(job, splits, ckpt_dir, device=device, desc="04 detector")
 
 
 def train_all(run, js: dict, splits: dict) -> pd.DataFrame:
     """Every job through ``run.map`` (a Dask cluster trains them side by side), cached in ``04_detectors``."""
-    items = list(js.values())
-    rows = run.map(_job, items, key=lambda j: j.key(splits), cache=run.cache("04_detectors",
-                   fields=population_fields(items)), shared={"splits": splits, "ckpt_dir": run.checkpoints("04"),
-                   "device": run.device}, desc="04 detectors")
+    rows = train_population(run, [("scenes", j) for j in js.values()], {"scenes": splits}, "04_detectors", "04",
+                            desc="04 detectors")
     return pd.DataFrame([{"variant": v, "seed": s, **r} for (v, s), r in zip(js, rows)])
+
+
+def seed_noise(run, trained: pd.DataFrame) -> float:
+    """Add every variant's seeds to the seed-noise table (AP on CIFAR-10 Scenes v1, testbed recipe) and return the
+    pooled seed SD of that instrument."""
+    run.seed_noise.update(SCENES_V1_AP, {f"{v} (04)": dict(zip(g["seed"], g["AP"]))
+                                         for v, g in trained.groupby("variant")}, "04_compound_scaling")
+    return run.seed_noise.pooled(SCENES_V1_AP).sd
 
 
 def metrics_table(trained: pd.DataFrame, necks: dict[str, NeckConfig], image_size: int) -> pd.DataFrame:
@@ -176,21 +157,20 @@ def metrics_table(trained: pd.DataFrame, necks: dict[str, NeckConfig], image_siz
     out["seeds"] = trained.groupby("variant", sort=False)["seed"].count()
     out["AP per seed"] = trained.groupby("variant", sort=False)["AP"].apply(lambda a: ", ".join(f"{v:.3f}" for v in a))
     out["all converged"] = trained.groupby("variant", sort=False)["converged"].all()
-    cost = pd.DataFrame({lab: neck_cost(_detector(image_size, n), runs=0) for lab, n in necks.items()}).T
+    cost = pd.DataFrame({lab: neck_cost(neck_detector(image_size, n), runs=0) for lab, n in necks.items()}).T
     return out.join(cost)
 
 
-def paired_diff(trained: pd.DataFrame, a: str, b: str) -> dict:
-    """AP of variant ``a`` minus ``b`` (:func:`~detdesign.detection.experiment.paired_difference`: same resamples
-    for two detectors of a seed, mean over seeds, interval, per-seed differences, verdict)."""
+def paired_diff(trained: pd.DataFrame, a: str, b: str, sigma: float):
+    """AP of variant ``a`` minus ``b`` as a seed-aware :class:`~detdesign.claims.Difference`
+    (:func:`~detdesign.detection.experiment.paired_difference`: same resamples for two detectors of a seed)."""
     ta, tb = (trained[trained["variant"] == v].set_index("seed") for v in (a, b))
-    return {"a": a, "b": b, **paired_difference(ta, tb)}
+    return paired_difference(ta, tb, sigma)
 
 
 def curves(trained: pd.DataFrame) -> pd.DataFrame:
     """Validation AP per epoch of every training, long format (variant, seed, epoch, AP, AP50)."""
-    return pd.concat([pd.DataFrame(json.loads(r.curve)).assign(variant=r.variant, seed=r.seed)
-                      for r in trained.itertuples()], ignore_index=True)
+    return long_curves(trained, ("variant", "seed"))
 
 
 def reference_curves(reference: pd.DataFrame) -> pd.DataFrame:
@@ -218,16 +198,24 @@ def curves_figure(cv: pd.DataFrame, reference: pd.DataFrame | None = None):
 
 def latency_table(necks: dict[str, NeckConfig], image_size: int, runs: int) -> pd.DataFrame:
     """Batch-1 CPU latency of each neck (one process, one after another; run when nothing else does)."""
-    return pd.DataFrame({lab: neck_cost(_detector(image_size, n), runs=runs) for lab, n in necks.items()}).T
+    return pd.DataFrame({lab: neck_cost(neck_detector(image_size, n), runs=runs) for lab, n in necks.items()}).T
 
 
-def claims(metrics: pd.DataFrame, graph: dict, fusion: dict, lat: pd.DataFrame, E: EffDetSizes,
-           shares: pd.Series) -> list[Claim]:
+def _gate(dec, d, sigma: float, hours_per_seed: float, hours: float):
+    """The power gate of a neck comparison: seeds for 80% power at the measured difference (each costs the two
+    trainings at S and 2S, ``hours_per_seed``); beyond the profile's ``hours`` the claim is descriptive."""
+    se = d.se_image if math.isfinite(d.se_image) else 0.0
+    need = seeds_for_power(d.diff, sigma, se) if math.isfinite(sigma) else math.inf
+    return descriptive_if_unaffordable(dec, need, 0, "seeds", hours_per_seed, hours)
+
+
+def claims(metrics: pd.DataFrame, graph, fusion, lat: pd.DataFrame, E: EffDetSizes, shares: pd.Series, sigma: float,
+           hours: float) -> list[Claim]:
     """Ledger rows: BiFPN beats FPN at matched neck MACs; fast fusion keeps softmax's accuracy and is faster.
-    ``shares``: the share of positives on each level of the detectors' pyramid (a multi-scale fusion can only
-    matter where every level carries positives)."""
-    conv = Precondition.check("every neck training converged",
-                              float(metrics.loc[list(E.necks), "all converged"].all()), "==", 1.0, "{:.0f}")
+    ``graph`` / ``fusion``: the seed-aware Differences (one per schedule measured, shortest first) of BiFPN fast -
+    FPN and fast - softmax; ``shares``: the share of positives on each level of the detectors' pyramid (a
+    multi-scale fusion can only matter where every level carries positives); ``hours``: the profile's budget."""
+    graph, fusion = list(graph), list(fusion)
     seeds = Precondition.check("seeds per neck", float(len(E.seeds)), ">=", 2.0, "{:.0f}")
     learned = Precondition.check("lowest neck AP (a detector that learned)",
                                  float(metrics.loc[list(E.necks), "AP"].min()), ">=", 0.05, "{:.3f}")
@@ -235,35 +223,64 @@ def claims(metrics: pd.DataFrame, graph: dict, fusion: dict, lat: pd.DataFrame, 
     matched = Precondition.check("|FPN / BiFPN neck MACs - 1|", float(abs(ratio - 1)), "<=", 0.10, "{:.2f}")
     levels = Precondition.check("smallest share of positives on a pyramid level", float(shares.dropna().min()),
                                 ">=", 0.10, "{:.3f}")
-    pre = (conv, seeds, learned, levels)
+    pre = (seeds, learned, levels)
+    per_seed_h = 3 * 2 * float(metrics.loc[list(E.necks), "train_seconds"].mean()) / 3600  # two necks at S and 2S
+    g = graph[-1]
     rows = [Claim("04-bifpn-vs-fpn", "EfficientDet §3 (Table 4)", "BiFPN is more accurate than FPN",
-                  f"AP BiFPN fast - FPN (same fusion layer, neck MACs ratio {ratio:.2f}): {graph['diff']:+.4f} "
-                  f"(per seed {', '.join(f'{d:+.4f}' for d in graph['seed_diffs'])})", graph["outcome"],
-                  "CIFAR-10 Scenes, testbed recipe; paired bootstrap over test images, yes/no also need every seed",
-                  interval(graph["lo"], graph["hi"], "{:+.4f}"), preconditions=(*pre, matched))]
+                  f"AP BiFPN fast - FPN (same fusion layer, neck MACs ratio {ratio:.2f}): {g.diff:+.4f} "
+                  f"(per seed {g.seeds_text()})", _gate(decide_difference(graph), g, sigma, per_seed_h, hours),
+                  f"CIFAR-10 Scenes, testbed recipe; interval: {g.method}", g.text(),
+                  preconditions=(*pre, matched))]
     r, lo, hi = ratio_of_medians(lat.loc["BiFPN fast", "neck_latency_samples"],
                                  lat.loc["BiFPN softmax", "neck_latency_samples"])
     speed = timing_outcome(lo, hi, 1.0)
-    acc = "yes" if fusion["lo"] > -0.01 else "no" if fusion["hi"] < -0.01 else "inconclusive"
-    holds = "yes" if acc == "yes" and speed == "yes" else "no" if "no" in (acc, speed) else "inconclusive"
+    acc = _gate(decide_non_inferiority(fusion, 0.01), fusion[-1], sigma, per_seed_h, hours)
+    both = all_of([acc.lean or "inconclusive", speed])
+    holds = acc if acc.holds not in ("yes", "no") else Decision(all_of([acc.holds, speed]), both, "", acc.detail)
+    f = fusion[-1]
     rows.append(Claim("04-fast-fusion", "EfficientDet §3.3", "fast normalised fusion is as accurate as softmax "
                       "fusion and faster (paper: 1.26-1.31x on GPU)",
-                      f"AP fast - softmax {fusion['diff']:+.4f} [{fusion['lo']:+.4f}, {fusion['hi']:+.4f}]; neck "
-                      f"latency ratio fast/softmax {r:.3f} [{lo:.3f}, {hi:.3f}] (CPU, batch 1)", holds,
-                      "as accurate: the AP interval's lower end above -0.01 (no: its upper end below -0.01); "
-                      "faster: the latency ratio's interval below 1; speed-up numbers [UNVERIFIED]",
+                      f"AP fast - softmax {f.text()}; neck latency ratio fast/softmax {r:.3f} [{lo:.3f}, {hi:.3f}] "
+                      f"(CPU, batch 1)", Decision(holds.holds, both, holds.reason, holds.detail),
+                      "as accurate: non-inferiority, the AP interval above -0.01 (seed-aware); faster: the latency "
+                      "ratio's interval below 1; speed-up numbers [UNVERIFIED]",
                       interval(lo, hi, "{:.3f}", "95% latency ratio"), preconditions=pre, timing=True))
     return rows
 
 
-def findings(metrics: pd.DataFrame, graph: dict, fusion: dict, lat: pd.DataFrame, reference: pd.DataFrame,
+def findings(metrics: pd.DataFrame, graph, fusion, lat: pd.DataFrame, reference: pd.DataFrame,
              E: EffDetSizes) -> str:
     """The detection half's closing paragraph with this run's numbers (markdown)."""
     aps = ", ".join(f"{v} {r.AP:.3f} (S/M/L {r.APs:.3f}/{r.APm:.3f}/{r.APl:.3f})" for v, r in metrics.iterrows())
     ref = ", ".join(f"{r.AP:.3f}" for r in reference.itertuples())
     lat_txt = ", ".join(f"{v} {r.neck_latency_ms:.2f} ms" for v, r in lat.iterrows())
+    g, f = graph[-1], fusion[-1]
     return (f"**Detectors (CIFAR-10 Scenes, testbed recipe, {len(E.seeds)} seed(s) per neck).** Test AP (mean over "
             f"seeds): {aps}; the reference FCOS detector of 00c: {ref}. BiFPN fast - FPN at matched neck MACs: "
-            f"{graph['diff']:+.4f} [{graph['lo']:+.4f}, {graph['hi']:+.4f}] ({graph['outcome']}); fast - softmax: "
-            f"{fusion['diff']:+.4f} [{fusion['lo']:+.4f}, {fusion['hi']:+.4f}]. Neck latency, batch 1, CPU: {lat_txt}. "
-            f"Every training converged: {'yes' if metrics['all converged'].all() else 'no'}.")
+            f"{g.text()} at {g.schedule:g}S (interval with seed variance); fast - softmax: {f.text()}. Neck latency, "
+            f"batch 1, CPU: {lat_txt}. Every training's last-quarter gain below 0.01 (a diagnostic, not the "
+            f"convergence rule): {'yes' if metrics['all converged'].all() else 'no'}.")
+
+
+def pairs_table(pairs: dict) -> pd.DataFrame:
+    """The paired AP differences of the neck ablation, one row each: difference, 95% interval (seed variance
+    included), each seed's own difference and how the interval was made."""
+    return pd.DataFrame({k: {"diff": d.diff, "lo": d.lo, "hi": d.hi, "per seed": d.seeds_text(), "interval": d.method}
+                         for k, d in pairs.items()}).T
+
+
+def fidelity_claims(effnets: pd.DataFrame, dets: pd.DataFrame) -> list[Claim]:
+    """Our EfficientNet B0-B7 and EfficientDet D0-D7x against the official counts (fidelity rows of the ledger)."""
+    from detdesign.claims import at_most, decided
+
+    same = int((effnets["params_M"] == effnets["torchvision_params_M"]).sum())
+    worst_p, worst_g = float(dets["params_err_%"].abs().max()), float(dets["GMACs_err_%"].abs().max())
+    return [
+        Claim("04-effnet-counts", "EfficientNet (torchvision's implementation)", "B0-B7 parameter counts of the "
+              "official architecture", f"{same} of {len(effnets)} models match torchvision's parameter count exactly",
+              decided(at_most(len(effnets) - same, 0)), "meta device, no weights", kind="fidelity"),
+        Claim("04-effdet-counts", "EfficientDet (google/automl)", "D0-D7x parameters and FLOPs of the official "
+              "implementation", f"largest deviation: params {worst_p:.2f}%, GMACs {worst_g:.2f}% over "
+              f"{len(dets)} models", decided(all_of([at_most(worst_p, 1.0), at_most(worst_g, 2.0)])),
+              "yes: every model within 1% of the official params and 2% of its GMACs", kind="fidelity"),
+    ]

@@ -36,17 +36,19 @@ def measure_tiny(runs: int, resolution: int = 32) -> pd.DataFrame:
 
 def claims(nb201: pd.DataFrame, means: tuple[float, float, float], n_images: int):
     """Two data facts: the NB201 optimum on CIFAR-10 and the CIFAR-10 channel means of our JPEG copy."""
-    from detdesign.claims import Claim
+    from detdesign.claims import Claim, at_most, decided
 
     best = nb201.loc[nb201["c10_test"].idxmax()]
     diff = max(abs(a - b) for a, b in zip(means, OFFICIAL_CIFAR_MEAN))
     return [
         Claim("00-nb201-best", "NAS-Bench-201", f"best CIFAR-10 test accuracy {NB201_BEST_C10}%",
               f"{best['c10_test']:.3f}% at index {int(best['index'])}",
-              "yes" if abs(best["c10_test"] - NB201_BEST_C10) < 0.01 else "no", "nats_bench.csv, 200 epochs"),
+              decided(at_most(abs(best["c10_test"] - NB201_BEST_C10), 0.01)), "nats_bench.csv, 200 epochs",
+              kind="fidelity"),
         Claim("00-cifar-mean", "CIFAR-10", "per-channel means 0.4914/0.4822/0.4465",
               "/".join(f"{m:.4f}" for m in means) + f" over {n_images} train images",
-              "yes" if diff < 0.002 else "partly", "re-encoded JPEG copy, not the official pickles"),
+              decided(at_most(diff, 0.002, partly=0.01)), "re-encoded JPEG copy, not the official pickles; yes: "
+              "every mean within 0.002, partly: within 0.01", kind="fidelity"),
     ]
 
 
