@@ -41,8 +41,8 @@ def recipe(seed: int, epochs: int | None = None):
 def test_testbed_reference_detectors():
     ref = presets.reference_detector(T.image_size, 10)
     keys = [DetectorJob(ref, recipe(s), validate=True, bootstrap=T.bootstrap).key(SCENES) for s in T.seeds]
-    keys.append(DetectorJob(presets.reference_detector(T.image_size, 3), recipe(T.seeds[0], T.bccd_epochs), validate=True,
-                            bootstrap=T.bootstrap).key(BCCD))
+    bccd = presets.reference_detector(T.image_size, 3)
+    keys.append(DetectorJob(bccd, recipe(T.seeds[0], T.bccd_epochs), validate=True, bootstrap=T.bootstrap).key(BCCD))
     assert set(keys) <= set(cache("00c_testbed")), keys
 
 

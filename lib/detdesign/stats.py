@@ -219,6 +219,22 @@ def difference(per_seed, boot, sigma_seed: float = float("nan"), schedule: float
     return Difference(point, lo, hi, len(d), schedule, method, tuple(float(v) for v in d), se)
 
 
+def difference_from_intervals(diffs, los, his, sigma_seed: float = float("nan"), schedule: float = 1.0,
+                              level: float = 0.95):
+    """A seed-aware :class:`~detdesign.claims.rules.Difference` from per-seed differences with 95% image intervals
+    only (no stored resamples): ``SE_image = sqrt(mean((hi - lo) / 3.92)^2)`` and :func:`seed_aware_interval`."""
+    from detdesign.claims.rules import Difference
+
+    d, lo, hi = (np.asarray(v, dtype=float) for v in (diffs, los, his))
+    if not (d.shape == lo.shape == hi.shape) or d.ndim != 1 or not len(d) or not np.isfinite(d).all():
+        raise ValueError(f"need one finite difference and interval per seed, got {d}, {lo}, {hi}")
+    se = float(np.sqrt(np.mean(((hi - lo) / (2 * Z95)) ** 2)))
+    a, b = seed_aware_interval(float(d.mean()), se, sigma_seed, len(d), level)
+    method = (f"image SE {se:.4f} and pooled seed SD {sigma_seed:.4f} over {len(d)} seed(s)"
+              if math.isfinite(sigma_seed) else "seed SD unknown: interval unbounded")
+    return Difference(float(d.mean()), a, b, len(d), schedule, method, tuple(float(v) for v in d), se)
+
+
 def paired_bootstrap(correct_a, correct_b, n_resamples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Accuracy differences A - B from correctness matrices [seeds, images] (seed i of A paired with seed i of B):
     each seed's difference on the full test set [seeds] and on ``n_resamples`` test-image resamples, the same

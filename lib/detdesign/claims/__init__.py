@@ -44,6 +44,7 @@ from detdesign.claims.rules import (
     descriptive_if_unaffordable,
     equivalence_outcome,
     inside,
+    measured_at_s,
     non_inferiority_outcome,
     rank_outcome,
     share_outcome,
@@ -56,7 +57,7 @@ __all__ = [
     "COLUMNS", "END", "HOLDS", "KINDS", "OUTCOMES", "REASONS", "START", "Claim", "Decision", "Difference", "Ledger",
     "Precondition", "all_of", "at_least", "at_most", "combine", "combine_decisions", "converged_by_doubling",
     "decide_difference", "decide_equivalence", "decide_non_inferiority", "decided", "descriptive_if_unaffordable",
-    "equivalence_outcome", "inside", "interval", "load_all", "non_inferiority_outcome", "preconditions_text",
-    "rank_outcome", "record", "render_readme", "replace_between", "share_outcome", "sign_outcome", "timing_outcome",
-    "timing_tiers", "to_markdown", "verdict", "verdict_text",
+    "equivalence_outcome", "inside", "interval", "load_all", "measured_at_s", "non_inferiority_outcome",
+    "preconditions_text", "rank_outcome", "record", "render_readme", "replace_between", "share_outcome",
+    "sign_outcome", "timing_outcome", "timing_tiers", "to_markdown", "verdict", "verdict_text",
 ]

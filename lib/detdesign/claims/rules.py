@@ -247,6 +247,15 @@ def _ladder_text(rungs: list[Difference], scale: float) -> str:
     return "; ".join(f"{r.schedule:g}S {r.text(scale=scale)}" for r in rungs)
 
 
+def measured_at_s(outcome: str, detail: str = "") -> Decision:
+    """A relative claim whose statistic (a rank order, a correlation over trained networks) was measured at the
+    schedule S only: it cannot decide before the same measurement at 2S; the lean keeps ``outcome``."""
+    if outcome not in OUTCOMES:
+        raise ValueError(f"outcome must be one of {OUTCOMES}, got {outcome!r}")
+    return Decision("inconclusive", outcome, "needs 2S", detail or "measured at S only; the schedule-robustness "
+                    "rule needs the same measurement at 2S")
+
+
 def decide_difference(rungs, threshold: float = 0.0, scale: float = 1.0) -> Decision:
     """The schedule-robustness rule for "A - B > threshold" (see the module docstring). ``rungs``: one
     :class:`Difference` per schedule, shortest first (a single Difference: measured at S only)."""
@@ -341,11 +350,11 @@ def combine_decisions(decisions, mixed: str = "partly", need_all: bool = False) 
 
 # -- power: run it or call it descriptive -----------------------------------------------------------------------
 def descriptive_if_unaffordable(decision: Decision, needed: float, have: int, unit: str, unit_hours: float,
-                                budget_hours: float) -> Decision:
+                                budget_hours: float, why: str = "for 80% power") -> Decision:
     """A ``decision`` that did not decide (``inconclusive``) becomes ``descriptive`` when the units still needed
     (``needed - have`` seeds or networks, each costing ``unit_hours`` worker-hours) cost more than
     ``budget_hours``; an affordable one stays inconclusive and says how many units would decide it. ``needed``
-    may be ``inf`` (no size decides, e.g. the image noise alone exceeds the effect)."""
+    may be ``inf`` (no size decides, e.g. the image noise alone exceeds the effect); ``why`` ends the size's text."""
     if decision.holds != "inconclusive" or decision.reason == "precondition not met":
         return decision
     if not (isinstance(needed, (int, float)) and needed >= 0 and _finite(unit_hours, budget_hours)):
@@ -353,7 +362,7 @@ def descriptive_if_unaffordable(decision: Decision, needed: float, have: int, un
                          f"{budget_hours}")
     more = math.inf if math.isinf(needed) else max(0, math.ceil(needed) - have)
     size = "no affordable size (the effect is below the noise floor)" if math.isinf(needed) else \
-        f"{math.ceil(needed):,} {unit} for 80% power"
+        f"{math.ceil(needed):,} {unit} {why}"
     cost = more * unit_hours
     if cost > budget_hours:
         return Decision("descriptive", decision.lean, f"descriptive: needs {size}",

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from detdesign.detection import DetectorConfig, fit
-from detdesign.detection.config import TrainConfig
+from detdesign.detection import fit
 from detdesign.detection.evaluate import coco_metrics
+from detdesign.detection.recipe import reference_detector, testbed_recipe
 from detdesign.dynamic import (
     DynamicConfig,
+    DynamicJob,
     RouterTrainConfig,
     both_predictions,
     build_dynamic,
@@ -39,6 +40,8 @@ from detdesign.dynamic.inference import CascadePath, FirstPath, measured_run
 from detdesign.measure import count_flops
 from detdesign.profiles import DynamicSizes, TestbedSizes
 from detdesign.results import content_key
+from detdesign.training import curve_json
+from detdesign.training import curves as long_curves
 
 # DynamicDet README (github.com/VDIGPKU/DynamicDet), Dy-YOLOv7 on COCO, V100 GPU, batch 1, fp16
 PAPER = pd.DataFrame([
@@ -54,28 +57,15 @@ SCORE_BINS = 40  # histogram bins of the detection scores over [0, 1]
 STAGE1_FIELDS = ("train_seconds", "final_l1", "final_l2", "curve", "val_AP", "val_gain", "converged")
 
 
-@dataclass(frozen=True)
-class DynamicJob:
-    """Stage 1 of one dynamic detector: dataset name, the two-detector config and the schedule."""
-
-    dataset: str
-    cfg: DynamicConfig
-    tcfg: TrainConfig
-
-    def key(self, splits: dict) -> str:
-        return content_key("dynamic", self.cfg, self.tcfg, len(splits["train"]), len(splits["val"]))
-
-
 def jobs(run, T: TestbedSizes, S: DynamicSizes, data: dict) -> dict[str, DynamicJob]:
     """One job per testbed seed on the scenes (and one on BCCD when ``S.bccd``), with the testbed's schedule."""
     out = {}
     for dataset, seeds, epochs in (("scenes", T.seeds, T.epochs), ("bccd", T.seeds[:1], T.bccd_epochs)):
         if dataset == "bccd" and not S.bccd:
             continue
-        det = DetectorConfig(image_size=T.image_size, num_classes=len(data[dataset]["train"].classes))
+        det = reference_detector(T.image_size, len(data[dataset]["train"].classes))
         for seed in seeds:
-            tcfg = run.train_config(epochs=epochs, batch_size=T.batch_size, lr=T.lr, seed=seed, ema=T.ema,
-                                    max_iters_per_epoch=T.max_iters_per_epoch)
+            tcfg = testbed_recipe(T, seed, epochs=epochs, **run.speed)
             out[f"{dataset} seed {seed}"] = DynamicJob(dataset, DynamicConfig(first=det, second=det), tcfg)
     return out
 
@@ -89,7 +79,7 @@ def _stage1(item: tuple, data: dict, ckpt_dir, device: str) -> dict:
     _, job = item
     f = _fit(job, data[job.dataset], ckpt_dir, device)
     return {"train_seconds": f.seconds, "final_l1": float(f.history["l1"].iloc[-20:].mean()),
-            "final_l2": float(f.history["l2"].iloc[-20:].mean()), "curve": f.curve.to_json(orient="records"),
+            "final_l2": float(f.history["l2"].iloc[-20:].mean()), "curve": curve_json(f.curve),
             "val_AP": float(f.curve["AP"].iloc[-1]), "val_gain": f.convergence["gain"],
             "converged": bool(f.convergence["converged"])}
 
@@ -106,8 +96,7 @@ def train_stage1(run, js: dict[str, DynamicJob], data: dict) -> pd.DataFrame:
 
 def curves(stage1: pd.DataFrame) -> pd.DataFrame:
     """Validation curves (cascade AP per epoch) of every stage-1 run, long format."""
-    return pd.concat([pd.DataFrame(json.loads(r.curve)).assign(run=n) for n, r in stage1.iterrows()],
-                     ignore_index=True)
+    return long_curves(stage1, ("run",))
 
 
 def split_val(val, share: float):
