@@ -80,6 +80,7 @@ def job(structure: str, S: MSEPSizes, seed: int) -> DetectorJob:
 
 def train_all(run, structures: list[str], S: MSEPSizes, splits: dict, seed: int) -> pd.DataFrame:
     """Train every backbone as a detector (a population through ``run.map``); test AP/AP50, cached."""
-    rows = train_population(run, [job(s, S, seed) for s in structures], splits, "03_msep_detectors", "03")
+    rows = train_population(run, [("bccd", job(s, S, seed)) for s in structures], {"bccd": splits}, "03_msep_detectors",
+                            "03")
     return pd.DataFrame([{"structure": s, **{k: r[k] for k in ("AP", "AP50", "train_seconds", "final_loss")}}
                          for s, r in zip(structures, rows)])

@@ -31,6 +31,7 @@ import pandas as pd
 
 from detdesign.claims import (
     Claim,
+    Decision,
     Difference,
     Precondition,
     combine_decisions,
@@ -271,7 +272,8 @@ def claims(a: GridAnalysis, S: GridSizes, hours: float) -> list[Claim]:
         shrink = _gate(decide_difference(_rungs(sats, axis, "d_shrink"), scale=100), sat.loc[axis, "d_shrink"],
                        sigma, 3, train_h, hours, contrast=6.0)
         axes.append(combine_decisions([gain, shrink], need_all=True))
-    sat_dec = combine_decisions(axes, need_all=True)
+    sat_dec = combine_decisions(axes, need_all=True) if axes else Decision("not tested", "", "",
+                                                                          "saturation needs two steps per axis")
     comp = comps[0]
     paper = comp[comp["paper_rule"]]
     top = tab.loc[tab["axis"].isin(SINGLE), "macs_ratio"].max() * (1 + 0.05)
