@@ -97,3 +97,21 @@ def test_zen_nas_searches_and_winners():
 def test_detector_configs_print_as_published():
     """The repr is the key's text: a renamed field or class would change every key above."""
     assert repr(DetectorConfig(image_size=256, num_classes=10)).startswith("DetectorConfig(backbone='SuperConvK3BNR")
+
+
+def test_a_full_run_replays_the_published_keys_where_auto_would_pick_bf16(monkeypatch):
+    """On a machine whose ``auto`` precision is bf16, PROFILE=full still uses the published fp32 (data/published.json)
+    and finds the committed rows; ``DETDESIGN_PRECISION=auto`` opts into the machine's own choice."""
+    import detdesign.run as run_module
+    from detdesign import Run
+
+    monkeypatch.setattr(run_module, "bf16_is_fast", lambda device: True)
+    monkeypatch.delenv("DETDESIGN_PRECISION", raising=False)
+    run = Run.from_env("full", executor=run_module.ExecutorConfig("serial"))
+    assert run.speed == PUBLISHED
+    ref = presets.reference_detector(T.image_size, 10)
+    key = DetectorJob(ref, presets.testbed_recipe(T, 0, **run.speed), validate=True, bootstrap=T.bootstrap).key(SCENES)
+    assert key in cache("00c_testbed")
+    assert Run.from_env("quick", executor=run_module.ExecutorConfig("serial")).precision == "bf16"
+    monkeypatch.setenv("DETDESIGN_PRECISION", "auto")
+    assert Run.from_env("full", executor=run_module.ExecutorConfig("serial")).precision == "bf16"

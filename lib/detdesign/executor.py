@@ -144,6 +144,8 @@ def run_map(fn: Callable, items: Iterable, *, cfg: ExecutorConfig, pool: Pool | 
     for k, it in zip(keys, items):
         if k not in done and k not in todo:
             todo[k] = it
+    if cache is not None and show_progress:  # a replay says so; a run that will train says how much
+        print(f"{desc}: {len(set(keys)) - len(todo)} of {len(set(keys))} cached, {len(todo)} to compute")
     bar = progress(total=len(todo), desc=desc, leave=False, disable=not show_progress)
 
     def store(k, result):

@@ -50,9 +50,35 @@ def resolve_device(name: str | None = None) -> str:
     return str(dev)
 
 
-def resolve_precision(name: str | None, device: str) -> str:
-    """``name``, else ``$DETDESIGN_PRECISION``, else ``auto``: bf16 where :func:`bf16_is_fast`, fp32 elsewhere."""
-    name = name or os.environ.get(PRECISION_ENV) or "auto"
+PUBLISHED_SETTINGS = "published.json"  # in the checkout's data/: the machine-chosen settings of the published runs
+
+
+def published_settings() -> dict:
+    """The settings that entered the published results' content keys and that a machine would otherwise choose
+    for itself (``precision``, ``channels_last``), from ``data/published.json`` of the checkout ({} outside one)."""
+    import json
+
+    from detdesign.outputs import package_checkout
+
+    home = package_checkout()
+    path = None if home is None else home / "data" / PUBLISHED_SETTINGS
+    if path is None or not path.is_file():
+        return {}
+    data = json.loads(path.read_text())
+    if not isinstance(data, dict) or data.get("precision") not in (None, "fp32", "bf16"):
+        raise ValueError(f"{path} must be a JSON object with precision 'fp32' or 'bf16'; got {data!r}")
+    return data
+
+
+def resolve_precision(name: str | None, device: str, profile_name: str = "quick") -> str:
+    """``name``, else ``$DETDESIGN_PRECISION``, else for ``full`` the published runs' precision
+    (:func:`published_settings`: so ``PROFILE=full`` replays the committed caches on any machine), else ``auto``:
+    bf16 where :func:`bf16_is_fast`, fp32 elsewhere. ``DETDESIGN_PRECISION=auto`` opts a full run into this
+    machine's fastest setting (new content keys: it retrains)."""
+    name = name or os.environ.get(PRECISION_ENV)
+    if name is None and profile_name == "full":
+        name = published_settings().get("precision")
+    name = name or "auto"
     if name == "auto":
         return "bf16" if bf16_is_fast(device) else "fp32"
     if name not in ("fp32", "bf16"):
@@ -90,7 +116,7 @@ class Run:
         ex = executor or executor_from_env(DEFAULT_EXECUTOR.get(prof.name, "serial"))
         show = os.environ.get("DETDESIGN_PROGRESS", "1") != "0" or bool(os.environ.get(LOG_ENV))
         dev = resolve_device(device)
-        return cls(prof, seed, dev, ex, show, resolve_precision(precision, dev))
+        return cls(prof, seed, dev, ex, show, resolve_precision(precision, dev, prof.name))
 
     @property
     def speed(self) -> dict:
