@@ -15,6 +15,7 @@ from detdesign.claims import (
     at_least,
     at_most,
     combine,
+    combine_decisions,
     converged_by_doubling,
     decide_difference,
     decide_equivalence,
@@ -135,7 +136,7 @@ def test_an_unaffordable_undecided_claim_is_descriptive_with_its_size():
     cheap = descriptive_if_unaffordable(undecided, needed=6, have=2, unit="seeds", unit_hours=0.5, budget_hours=12)
     assert cheap.holds == "inconclusive" and "4 more" in cheap.detail
     never = descriptive_if_unaffordable(undecided, math.inf, 2, "seeds", 0.1, 12)
-    assert never.holds == "descriptive" and "no affordable size" in never.reason
+    assert never.holds == "descriptive" and "than any budget" in never.reason
     done = decided("yes")
     assert descriptive_if_unaffordable(done, 1000, 2, "seeds", 1, 1) is done
 
@@ -205,3 +206,18 @@ def test_seed_noise_table_updates_groups_and_pools(tmp_path):
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="lacks the columns"):
         SeedNoiseTable(tmp_path / "bad.csv").read()
+
+
+def test_combined_rows_name_their_undecided_part():
+    yes, no = decided("yes"), decided("no")
+    assert combine_decisions([yes, no]).holds == "partly" and combine_decisions([yes, no], need_all=True).holds == "no"
+    needs = decide_difference(D(0.01, 0.005, 0.015))
+    desc = Decision("descriptive", "inconclusive", "descriptive: needs 2,000 seeds for 80% power")
+    row = combine_decisions([needs, desc, yes], need_all=True)
+    assert row.holds == "descriptive" and row.reason.startswith("descriptive")
+    flip = Decision("schedule-dependent", "no", "schedule-dependent")
+    assert combine_decisions([needs, flip]).holds == "schedule-dependent"
+    both = combine_decisions([needs, yes])
+    assert (both.holds, both.lean, both.reason) == ("inconclusive", "yes", "needs 2S")
+    with pytest.raises(TypeError):
+        combine_decisions([])

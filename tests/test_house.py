@@ -24,3 +24,55 @@ def test_proxy_lists_come_from_the_registry():
         "notebook 02's list is a registry query"
     tests = (REPO / "tests/test_proxy_suite.py").read_text()
     assert re.search(r"^ALL = tuple\(list_proxies\(", tests, re.M), "the proxy tests are parametrised by the registry"
+
+
+def _module_imports() -> dict[str, set[str]]:
+    """Module -> the detdesign modules it imports anywhere (a deferred import inside a function still couples)."""
+    import ast
+
+    graph = {}
+    for path in (REPO / "lib/detdesign").rglob("*.py"):
+        parts = path.relative_to(REPO / "lib").with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("detdesign"):
+                deps.add(node.module)
+                deps.update(f"{node.module}.{a.name}" for a in node.names)
+            elif isinstance(node, ast.Import):
+                deps.update(a.name for a in node.names if a.name.startswith("detdesign"))
+        graph[name] = deps
+    return {m: {d for d in deps if d in graph and d != m} for m, deps in graph.items()}
+
+
+def test_no_import_cycle_between_modules():
+    graph = _module_imports()
+    state: dict[str, int] = {}
+
+    def visit(m, stack):
+        state[m] = 1
+        for d in graph[m]:
+            if d.startswith(m + ".") or m.startswith(d + "."):  # a package and its own modules
+                continue
+            if state.get(d) == 1:
+                raise AssertionError(f"import cycle: {' -> '.join([*stack, m, d])}")
+            if d not in state:
+                visit(d, [*stack, m])
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [])
+
+
+def test_study_modules_define_no_shared_plumbing_and_no_verdict_rule():
+    """Verdicts live in detdesign.claims; curve readers, population runners and bootstraps in the library."""
+    offenders = []
+    verdict = re.compile(r'"(yes|no|partly)" if ')
+    plumbing = re.compile(r"^def (_?curves|_?paired_bootstrap|_?bootstrap\w*|_sign|train_population|read_curve)\(",
+                          re.M)
+    for path in (REPO / "lib/detdesign/studies").glob("*.py"):
+        text = path.read_text()
+        offenders += [f"{path.name}: verdict rule" for _ in verdict.finditer(text)]
+        offenders += [f"{path.name}: def {m.group(1)}" for m in plumbing.finditer(text)]
+    assert offenders == [], offenders

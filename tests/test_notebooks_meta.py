@@ -72,3 +72,35 @@ def test_make_lab_opens_trusted_working_copies_and_never_overwrites_edits(tmp_pa
     assert copies[0].read_text() == edited
     make = (REPO / "Makefile").read_text()
     assert "--notebook-dir=runs/lab" in make and "--notebook-dir=notebooks" not in make
+
+
+def _output_text(nb: dict) -> str:
+    parts = []
+    for c in nb["cells"]:
+        for o in c.get("outputs", []):
+            parts.append("".join(o.get("text", "")))
+            for v in o.get("data", {}).values():
+                parts.append("".join(v) if isinstance(v, list) else str(v))
+    return "\n".join(parts)
+
+
+def _numbers(text: str) -> set[str]:
+    """Decimal numerals of a text (``0.45``, ``-3.6``), signs and thousands separators dropped."""
+    return {m.lstrip("+-−").replace(",", "") for m in re.findall(r"[-+−]?\d[\d,]*\.\d+", text)}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_what_we_found_quotes_only_numbers_the_run_printed(path):
+    """A measured number in the closing "What we found" text must be one the notebook's own outputs contain (the
+    generated summary prints them), or one stated earlier in the notebook's text (a paper's number): a hand-typed
+    result goes stale when a rerun changes it."""
+    nb = json.loads(path.read_text())
+    cells = nb["cells"]
+    at = next((i for i, c in enumerate(cells) if c["cell_type"] == "markdown"
+               and re.search(r"^#+ What we found", "".join(c["source"]), re.M)), None)
+    assert at is not None, "the notebook closes with a 'What we found' section"
+    found = "".join(cells[at]["source"])
+    earlier = "\n".join("".join(c["source"]) for c in cells[:at] if c["cell_type"] == "markdown")
+    known = _numbers(_output_text(nb)) | _numbers(earlier)
+    missing = sorted(_numbers(found) - known)
+    assert not missing, f"{path.name}: 'What we found' states numbers no output shows: {missing}"

@@ -3,8 +3,8 @@
 ``smoke`` runs in seconds (tests, nbval), ``quick`` is what a person gets by default (every notebook end to end
 on small sizes), ``full`` produces the published figures. Notebooks call :func:`profile` once in their
 parameters cell and read every size from the result, so a profile is changed in exactly one place. How long a
-profile takes is measured, not promised here: :func:`expected_seconds` reads ``data/timings.csv``
-(:mod:`detdesign.timings`), the table the README and the tour show.
+profile takes is measured, not promised here: ``data/timings.csv`` (:mod:`detdesign.timings`) holds the times the
+README and the tour show.
 """
 
 from __future__ import annotations
@@ -356,13 +356,3 @@ def profile(name: str | None = None) -> Profile:
         valid = ", ".join(repr(n) for n in _PROFILES)
         raise ValueError(f"unknown profile {name!r}; valid profiles are {valid} (set {ENV_VAR} or pass one)")
     return _PROFILES[key]
-
-
-def expected_seconds(name: str | None = None) -> dict[str, float]:
-    """Measured wall time of each notebook in profile ``name`` (``data/timings.csv``; empty if none recorded)."""
-    from detdesign.timings import load_timings
-
-    prof = profile(name).name
-    df = load_timings()
-    sub = df[df["profile"] == prof]
-    return {str(r.notebook): float(r.seconds) for r in sub.itertuples(index=False)}

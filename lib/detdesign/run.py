@@ -175,10 +175,13 @@ class Run:
         return self.outputs.checkpoints / name
 
     def savefig(self, fig, name: str) -> Path:
-        """Save ``fig`` as PNG + SVG under this profile's figure folder (:func:`detdesign.plotting.savefig`)."""
+        """Save ``fig`` as PNG + SVG under this profile's figure folder (:func:`detdesign.plotting.savefig`); the PNG's
+        path relative to the output home when inside it (a published notebook shows no machine's path)."""
         from detdesign.plotting import savefig
 
-        return savefig(fig, name, self.name, self.seed)
+        png = savefig(fig, name, self.name, self.seed)
+        home = output_home()
+        return png.relative_to(home) if png.is_relative_to(home) else png
 
     def record(self, notebook: str, rows: list):
         """Write the notebook's ledger rows (:func:`detdesign.claims.record`) and return the table."""

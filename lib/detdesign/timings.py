@@ -1,6 +1,6 @@
 """The one time promise: measured wall time of every notebook per profile, kept in ``data/timings.csv``.
 
-The README's time table, the tour's notebook table and :func:`detdesign.profiles.expected_seconds` all read this
+The README's time table and the tour's notebook table both read this
 file, so they cannot disagree. Rows are written by ``scripts/run_notebooks.py --record-times`` after a run on a
 quiet machine (nothing else running: torch threads slow down ~10x when two jobs share two cores); a rerun of
 ``full`` on its filled caches is not a measurement of the full cost and is never recorded over a fresh one

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from detdesign.claims.rules import HOLDS, Decision
 from detdesign.outputs import outputs
 
-HOLDS = ("yes", "partly", "no", "inconclusive", "schedule-dependent", "descriptive", "not tested")
 START, END = "<!-- claims:start -->", "<!-- claims:end -->"
 _OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq}
 
@@ -95,8 +95,6 @@ class Claim:
     kind: str = "paper"
 
     def __post_init__(self):
-        from detdesign.claims.rules import Decision
-
         if not self.claim_id:
             raise ValueError("claim_id must be a non-empty string such as '01-overflow'")
         if isinstance(self.holds, Decision):

@@ -33,6 +33,7 @@ import itertools
 import math
 from dataclasses import dataclass, replace
 
+HOLDS = ("yes", "partly", "no", "inconclusive", "schedule-dependent", "descriptive", "not tested")  # ledger verdicts
 OUTCOMES = ("yes", "partly", "no", "inconclusive")
 REASONS = ("precondition not met", "interval contains the threshold", "needs 2S", "schedule-dependent",
            "descriptive")
@@ -58,8 +59,6 @@ class Decision:
     detail: str = ""
 
     def __post_init__(self):
-        from detdesign.claims.ledger import HOLDS
-
         if self.holds not in HOLDS:
             raise ValueError(f"a Decision's holds must be one of {HOLDS}, got {self.holds!r}")
         if self.lean not in ("", *OUTCOMES):
@@ -322,7 +321,9 @@ def decide_non_inferiority(rungs, margin: float) -> Decision:
     return _margin_rule(rungs, margin, non_inferiority_outcome, lambda d, m: d > -m, "non-inferiority")
 
 
-_UNDECIDED = ("schedule-dependent", "inconclusive", "descriptive")  # which undecided part names a combined row
+# which undecided part names a combined row: a finding first, then a part no affordable size decides (the row cannot
+# decide without it), then a part that more of the same measurement would decide
+_UNDECIDED = ("schedule-dependent", "descriptive", "inconclusive")
 
 
 def _lean(d: Decision) -> str:
@@ -332,7 +333,7 @@ def _lean(d: Decision) -> str:
 def combine_decisions(decisions, mixed: str = "partly", need_all: bool = False) -> Decision:
     """One row from several decided parts (the steps of a grid, the axes of a claim). When every part decided:
     :func:`combine` of their verdicts (``need_all``: :func:`all_of`, a claim that needs every part). Otherwise the
-    row is undecided like its first undecided part, in the order schedule-dependent, inconclusive, descriptive
+    row is undecided like its first undecided part, in the order schedule-dependent, descriptive, inconclusive
     (the lean combines the parts' leans)."""
     ds = list(decisions)
     if not ds or any(not isinstance(d, Decision) for d in ds):
@@ -361,11 +362,15 @@ def descriptive_if_unaffordable(decision: Decision, needed: float, have: int, un
         raise ValueError(f"need needed >= 0 (inf allowed) and finite costs, got {needed}, {unit_hours}, "
                          f"{budget_hours}")
     more = math.inf if math.isinf(needed) else max(0, math.ceil(needed) - have)
-    size = "no affordable size (the effect is below the noise floor)" if math.isinf(needed) else \
-        f"{math.ceil(needed):,} {unit} {why}"
+    size = f"more {unit} than any budget (the test-image noise alone exceeds the effect)" if math.isinf(needed) \
+        else f"{math.ceil(needed):,} {unit} {why}"
     cost = more * unit_hours
     if cost > budget_hours:
-        return Decision("descriptive", decision.lean, f"descriptive: needs {size}",
-                        f"{decision.detail}; deciding needs {size} (about {cost:,.0f} worker-hours more, budget "
-                        f"{budget_hours:g})" if math.isfinite(cost) else f"{decision.detail}; {size}")
-    return replace(decision, detail=f"{decision.detail}; {size} ({more} more, about {cost:.1f} worker-hours)")
+        extra = f"deciding needs {size} (about {cost:,.0f} worker-hours more, budget {budget_hours:g})" \
+            if math.isfinite(cost) else size
+        return Decision("descriptive", decision.lean, f"descriptive: needs {size}", _join(decision.detail, extra))
+    return replace(decision, detail=_join(decision.detail, f"{size} ({more} more, about {cost:.1f} worker-hours)"))
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)

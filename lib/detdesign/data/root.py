@@ -74,3 +74,15 @@ def find(relpath: str, root: str | os.PathLike | None = None) -> Path:
     if not path.exists():
         raise not_found(relpath, base)
     return path
+
+
+def shown_root(root: str | os.PathLike | None = None) -> str:
+    """The data root as a notebook prints it: relative to the checkout when it lies beside or inside it
+    (``../shared/datasets``), ``~/...`` under the home folder, else absolute (a published output shows no machine's
+    absolute path where it can avoid it)."""
+    path = data_root(root)
+    checkout = package_checkout()
+    if checkout is not None and path.is_relative_to(checkout.parent):
+        return os.path.relpath(path, checkout)
+    home = Path.home().resolve()
+    return f"~/{path.relative_to(home)}" if path.is_relative_to(home) else str(path)

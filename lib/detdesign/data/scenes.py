@@ -181,16 +181,6 @@ def load_scenes(split: str, n: int, cfg: SceneConfig | None = None):
     return Preprocessed(torch.from_numpy(a["images"]), targets, records, cfg.canvas, CLASSES)
 
 
-def load_scene_splits(size: int, n_train: int | None, n_eval: int | None, **options) -> dict:
-    """train / val / test scenes at canvas ``size`` (``options``: other :class:`SceneConfig` fields).
-
-    ``n_train`` defaults to 2,000 and ``n_eval`` to 500 scenes per evaluation split.
-    """
-    cfg = SceneConfig(canvas=size, **options)
-    return {"train": load_scenes("train", n_train or 2000, cfg), "val": load_scenes("val", n_eval or 500, cfg),
-            "test": load_scenes("test", n_eval or 500, cfg)}
-
-
 def recipe(cfg: SceneConfig) -> dict:
     """The recipe's knobs as a dict (for tables and figure captions)."""
     return {**asdict(cfg), "recipe_version": RECIPE_VERSION}

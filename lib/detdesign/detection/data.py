@@ -60,26 +60,14 @@ def preprocess(ds: BCCD, size: int) -> Preprocessed:
     return Preprocessed(torch.stack(images), targets, ds.records, size)
 
 
-def load_splits(size: int, n_train: int | None = None, n_eval: int | None = None, dataset: str = "bccd",
-                **options) -> dict[str, Preprocessed]:
-    """train / val / test of ``dataset`` at ``size`` (first ``n_train`` / ``n_eval`` images when set).
-
-    ``dataset``: ``"bccd"`` (letterboxed BCCD) or ``"scenes"`` (the CIFAR-10 multi-scale scenes,
-    :func:`detdesign.data.scenes.load_scenes`; ``options`` go to its :class:`~detdesign.data.scenes.SceneConfig`).
-    """
-    if dataset == "bccd":
-        if options:
-            raise ValueError(f"BCCD takes no options, got {sorted(options)}")
-        out = {}
-        for split, n in (("train", n_train), ("val", n_eval), ("test", n_eval)):
-            data = preprocess(load_bccd(split), size)
-            out[split] = data if n is None else data.select(slice(0, n))
-        return out
-    if dataset == "scenes":
-        from detdesign.data.scenes import load_scene_splits
-
-        return load_scene_splits(size, n_train, n_eval, **options)
-    raise ValueError(f"dataset must be 'bccd' or 'scenes', got {dataset!r}")
+def load_splits(size: int, n_train: int | None = None, n_eval: int | None = None) -> dict[str, Preprocessed]:
+    """BCCD's train / val / test, letterboxed to ``size`` (first ``n_train`` / ``n_eval`` images when set). The
+    CIFAR-10 Scenes splits come from :func:`detdesign.data.scenes.load_scenes` (one call per split)."""
+    out = {}
+    for split, n in (("train", n_train), ("val", n_eval), ("test", n_eval)):
+        data = preprocess(load_bccd(split), size)
+        out[split] = data if n is None else data.select(slice(0, n))
+    return out
 
 
 def augmenter(flip: bool, scale_jitter: tuple[float, float] | None) -> v2.Compose:

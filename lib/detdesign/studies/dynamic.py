@@ -41,7 +41,6 @@ from detdesign.measure import count_flops
 from detdesign.profiles import DynamicSizes, TestbedSizes
 from detdesign.results import content_key
 from detdesign.training import curve_json
-from detdesign.training import curves as long_curves
 
 # DynamicDet README (github.com/VDIGPKU/DynamicDet), Dy-YOLOv7 on COCO, V100 GPU, batch 1, fp16
 PAPER = pd.DataFrame([
@@ -92,11 +91,6 @@ def train_stage1(run, js: dict[str, DynamicJob], data: dict) -> pd.DataFrame:
                    cache=run.cache("05_dynamic", fields=STAGE1_FIELDS),
                    shared={"data": data, "ckpt_dir": run.checkpoints("05"), "device": run.device}, desc="stage 1")
     return pd.DataFrame([{"run": n, "dataset": j.dataset, **r} for (n, j), r in zip(items, rows)]).set_index("run")
-
-
-def curves(stage1: pd.DataFrame) -> pd.DataFrame:
-    """Validation curves (cascade AP per epoch) of every stage-1 run, long format."""
-    return long_curves(stage1, ("run",))
 
 
 def split_val(val, share: float):

@@ -28,10 +28,12 @@ from detdesign.claims import (
 )
 from detdesign.stats import difference_from_intervals, seeds_for_power
 from detdesign.studies.dynamic import PAPER, Analysis
+from detdesign.training import curves as long_curves
 
 
-def stage1_figure(curves: pd.DataFrame):
-    """The cascade's validation AP per epoch for every stage-1 run (the convergence check)."""
+def stage1_figure(stage1: pd.DataFrame):
+    """The cascade's validation AP per epoch for every stage-1 run (the curves stored with each row)."""
+    curves = long_curves(stage1, ("run",))
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     for name, g in curves.groupby("run"):
         ax.plot(g["epoch"], g["AP"], marker="o", label=name)

@@ -44,7 +44,6 @@ from detdesign.profiles import EffDetSizes, TestbedSizes
 from detdesign.scaling.efficientdet import OFFICIAL_COUNTS, PAPER_COCO
 from detdesign.seed_noise import SCENES_V1_AP
 from detdesign.stats import ratio_of_medians, seeds_for_power
-from detdesign.studies import testbed
 from detdesign.training import curves as long_curves
 
 # EfficientNet paper, Table 2 (params M, FLOPs B); not in our factsheet, so [UNVERIFIED] in the notebook
@@ -168,21 +167,14 @@ def paired_diff(trained: pd.DataFrame, a: str, b: str, sigma: float):
     return paired_difference(ta, tb, sigma)
 
 
-def curves(trained: pd.DataFrame) -> pd.DataFrame:
-    """Validation AP per epoch of every training, long format (variant, seed, epoch, AP, AP50)."""
-    return long_curves(trained, ("variant", "seed"))
-
-
-def reference_curves(reference: pd.DataFrame) -> pd.DataFrame:
-    """The validation curves of ``00c``'s reference detector rows (``testbed.train_all(..., only="scenes")``), long
-    format with the seed taken from the run name ("scenes seed 0")."""
-    long = testbed.curves(reference)
-    return long.assign(seed=[int(r.split()[-1]) for r in long["run"]])
-
-
-def curves_figure(cv: pd.DataFrame, reference: pd.DataFrame | None = None):
-    """Validation AP per epoch of every variant and seed (the convergence check), with the reference FCOS
-    detector of ``00c`` (same data, recipe and seeds) dashed when given."""
+def curves_figure(trained: pd.DataFrame, reference: pd.DataFrame | None = None):
+    """Validation AP per epoch of every variant and seed (the curves stored with each row), with the reference
+    FCOS detector of ``00c`` (its rows from ``testbed.train_all(..., only="scenes")``: same data, recipe and seeds)
+    dashed when given."""
+    cv = long_curves(trained, ("variant", "seed"))
+    if reference is not None:
+        reference = long_curves(reference, ("run",))
+        reference = reference.assign(seed=[int(r.split()[-1]) for r in reference["run"]])
     fig, ax = plt.subplots(figsize=(7, 3.8))
     for (v, s), g in cv.groupby(["variant", "seed"], sort=False):
         ax.plot(g["epoch"], g["AP"], color=f"C{list(cv['variant'].unique()).index(v)}",

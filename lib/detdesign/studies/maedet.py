@@ -224,13 +224,9 @@ def scatter_figure(df: pd.DataFrame, corr: pd.DataFrame):
     return fig
 
 
-def curves(trained: pd.DataFrame) -> pd.DataFrame:
-    """Validation curves of every training, long format (label, dataset, seed, epoch, AP)."""
-    return long_curves(trained, ("label", "dataset", "seed"))
-
-
-def curves_figure(cv: pd.DataFrame, title: str):
-    """Validation AP per epoch of every training (the convergence check), one panel per dataset."""
+def curves_figure(trained: pd.DataFrame, title: str):
+    """Validation AP per epoch of every training (the curves stored with each row), one panel per dataset."""
+    cv = long_curves(trained, ("label", "dataset", "seed"))
     sets = list(cv["dataset"].unique())
     fig, axes = plt.subplots(1, len(sets), figsize=(5.2 * len(sets), 3.4), squeeze=False)
     for ax, d in zip(axes[0], sets):

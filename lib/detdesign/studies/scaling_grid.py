@@ -123,11 +123,6 @@ def best_candidate(trained: pd.DataFrame, cands: pd.DataFrame) -> Compound:
     return Compound(*cands.loc[mean.idxmax(), "compound"])
 
 
-def curves(trained: pd.DataFrame) -> pd.DataFrame:
-    """Validation curves of every training, long format (label, seed, epoch, loss, acc)."""
-    return long_curves(trained, ("label", "seed"))
-
-
 def _q(x) -> tuple[float, float]:
     return float(np.quantile(x, 0.025)), float(np.quantile(x, 0.975))
 
@@ -213,8 +208,9 @@ def figure(tab: pd.DataFrame):
     return fig
 
 
-def curves_figure(cv: pd.DataFrame):
-    """Validation accuracy per epoch of every training (the convergence check), one panel per seed."""
+def curves_figure(trained: pd.DataFrame):
+    """Validation accuracy per epoch of every training (the curves stored with each row), one panel per seed."""
+    cv = long_curves(trained, ("label", "seed"))
     seeds = sorted(cv["seed"].unique())
     fig, axes = plt.subplots(1, len(seeds), figsize=(4.2 * len(seeds), 3.4), squeeze=False, sharey=True)
     for ax, s in zip(axes[0], seeds):

@@ -126,13 +126,10 @@ def record_seed_noise(run, trained: pd.DataFrame) -> None:
         int(name.split()[-1]): float(r.AP) for name, r in scenes.iterrows()}}, "00c_testbed")
 
 
-def curves(trained: pd.DataFrame) -> pd.DataFrame:
-    """The validation curves stored with each training, long format (run, epoch, AP, AP50)."""
-    return long_curves(trained, ("run",))
-
-
-def curve_figure(long: pd.DataFrame):
-    """Validation AP against epoch, one line per training; the last quarter of each schedule is shaded."""
+def curve_figure(trained: pd.DataFrame):
+    """Validation AP against epoch, one line per training (the curves stored with each row); the last quarter of
+    each schedule is shaded."""
+    long = long_curves(trained, ("run",))
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for ax, dataset in zip(axes, ("scenes", "bccd")):
         sub = long[long["run"].str.startswith(dataset)]

@@ -30,7 +30,15 @@ from detdesign.claims import (
     descriptive_if_unaffordable,
     measured_at_s,
 )
-from detdesign.classification import TRAIN_FIELDS, CifarRecipe, ClassifierJob, train_test, unpack_correct
+from detdesign.classification import (
+    TRAIN_FIELDS,
+    CifarRecipe,
+    ClassifierJob,
+    accuracy_resamples,
+    correct_matrix,
+    train_test,
+    unpack_correct,
+)
 from detdesign.data.cifar import cifar_splits
 from detdesign.plotting import search_history_figure
 from detdesign.profiles import ZenSearchSizes
@@ -137,32 +145,24 @@ def zen_minus(trained: pd.DataFrame, other: str, n: int, sigma: float, n_resampl
     return difference(point, boot, sigma)
 
 
-def per_image(trained: pd.DataFrame, n: int) -> pd.DataFrame:
-    """Test images x objectives: the share of seeds that classified each image correctly."""
-    return pd.DataFrame({lab: np.mean([unpack_correct(c, n) for c in g["correct"]], axis=0)
-                         for lab, g in trained.groupby("objective", sort=False)})
-
-
-def bootstrap_diffs(correct: pd.DataFrame, reference: str, n_resamples: int, seed: int) -> pd.DataFrame:
-    """Accuracy of each objective and its difference to ``reference`` with 95% percentile intervals from one
-    paired bootstrap over test images (the same resamples for every column)."""
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(correct), size=(n_resamples, len(correct)))
-    vals = correct.to_numpy()
-    boot = np.stack([vals[i].mean(axis=0) for i in idx])  # [resamples, objectives]
-    ref = correct.columns.get_loc(reference)
+def accuracies(trained: pd.DataFrame, n: int, sigma: float, n_resamples: int, seed: int) -> pd.DataFrame:
+    """Top-1 of each objective's winner (mean over seeds) with its 95% interval over test-image resamples, and
+    Zen-NAS minus it as a seed-aware difference (``Zen-NAS_minus``, ``diff_lo``, ``diff_hi``)."""
+    boot = accuracy_resamples(correct_matrix(trained.rename(columns={"objective": "label"}), n), n_resamples, seed)
     rows = []
-    for j, lab in enumerate(correct.columns):
-        d = boot[:, ref] - boot[:, j]
-        rows.append({"objective": lab, "acc": vals[:, j].mean(), "acc_lo": np.quantile(boot[:, j], 0.025),
-                     "acc_hi": np.quantile(boot[:, j], 0.975), f"{reference}_minus": vals[:, ref].mean() -
-                     vals[:, j].mean(), "diff_lo": np.quantile(d, 0.025), "diff_hi": np.quantile(d, 0.975)})
+    for lab in dict.fromkeys(trained["objective"]):
+        d = zen_minus(trained, lab, n, sigma, n_resamples, seed) if lab != "Zen-NAS" else None
+        lo, hi = np.quantile(boot[lab].iloc[1:], [0.025, 0.975])
+        rows.append({"objective": lab, "acc": float(boot[lab].iloc[0]), "acc_lo": float(lo), "acc_hi": float(hi),
+                     "Zen-NAS_minus": 0.0 if d is None else d.diff, "diff_lo": np.nan if d is None else d.lo,
+                     "diff_hi": np.nan if d is None else d.hi})
     return pd.DataFrame(rows).set_index("objective")
 
 
 def table(found: pd.DataFrame, trained: pd.DataFrame, diffs: pd.DataFrame) -> pd.DataFrame:
     """The paper's layout: one row per objective, our top-1 (mean over seeds, interval over test images) beside
-    the paper's, with the winner's parameters, MACs, search cost and whether every training converged."""
+    the paper's, with the winner's parameters, MACs, search cost and whether every training converged
+    (``diffs``: :func:`accuracies`)."""
     per_seed = trained.pivot(index="objective", columns="seed", values="test_acc")
     per_seed.columns = [f"top1 seed {s}" for s in per_seed.columns]
     conv = trained.groupby("objective")["converged"].all().rename("all converged")
@@ -174,13 +174,9 @@ def table(found: pd.DataFrame, trained: pd.DataFrame, diffs: pd.DataFrame) -> pd
                                                                                               ascending=False)
 
 
-def curves(trained: pd.DataFrame) -> pd.DataFrame:
-    """Validation curves of every training, long format (objective, seed, epoch, loss, acc)."""
-    return long_curves(trained, ("objective", "seed"))
-
-
-def curves_figure(cv: pd.DataFrame):
-    """Validation accuracy per epoch of every winner and seed: the convergence check."""
+def curves_figure(trained: pd.DataFrame):
+    """Validation accuracy per epoch of every winner and seed (the curves stored with each row)."""
+    cv = long_curves(trained, ("objective", "seed"))
     fig, ax = plt.subplots(figsize=(7, 3.8))
     for (lab, seed), g in cv.groupby(["objective", "seed"], sort=False):
         ax.plot(g["epoch"], g["acc"], ls="-" if seed == cv["seed"].min() else "--", label=f"{lab} (seed {seed})")
