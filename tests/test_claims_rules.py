@@ -203,6 +203,8 @@ def test_seed_noise_table_updates_groups_and_pools(tmp_path):
     n = t.pooled("AP")
     assert (n.groups, n.dof) == (2, 2) and n.sd == pytest.approx(math.sqrt((0.0002 + 0.0002) / 2))
     assert len(t.read()) == 4 and "pooled seed SD" in n.text()
+    with pytest.raises(ValueError, match="one non-empty line"):
+        t.update("AP", {"SuperConv(3,8)\nSuperRes(...)": {0: 0.1, 1: 0.2}}, "03")
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="lacks the columns"):
         SeedNoiseTable(tmp_path / "bad.csv").read()

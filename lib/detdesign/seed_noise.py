@@ -78,6 +78,10 @@ class SeedNoiseTable:
         than two finite values are skipped (they carry no seed noise)."""
         if not instrument or not isinstance(instrument, str):
             raise ValueError(f"instrument must be a non-empty string, got {instrument!r}")
+        bad = [g for g in groups if not str(g).strip() or "\n" in str(g)]
+        if bad:
+            raise ValueError(f"seed-group names must be one non-empty line (name a network by its content key), got "
+                             f"{bad[:2]!r}")
         new = [{"instrument": instrument, "group": str(g), "seed": int(s), "value": float(v), "source": source,
                 "version": VERSION}
                for g, by_seed in groups.items()
