@@ -262,8 +262,8 @@ def decide_difference(rungs, threshold: float = 0.0, scale: float = 1.0) -> Deci
     last = rs[-1]
     lean = sign_outcome(last.lo, last.hi, threshold)
     if len(rs) == 1:
-        return Decision("inconclusive", lean, "needs 2S", f"measured at {last.schedule:g}S only; the "
-                        "schedule-robustness rule needs the same difference at 2S")
+        return measured_at_s(lean, f"measured at {last.schedule:g}S only; the schedule-robustness rule needs the "
+                             "same difference at 2S")
     prev = rs[-2]
     a, b = prev.diff - threshold, last.diff - threshold
     ladder = _ladder_text(rs, scale)
@@ -285,8 +285,8 @@ def _margin_rule(rungs, margin: float, outcome, side, name: str) -> Decision:
     last = rs[-1]
     lean = outcome(last.lo, last.hi, margin)
     if len(rs) == 1:
-        return Decision("inconclusive", lean, "needs 2S", f"{name}: measured at {last.schedule:g}S only; the "
-                        "schedule-robustness rule needs 2S")
+        return measured_at_s(lean, f"{name}: measured at {last.schedule:g}S only; the schedule-robustness rule "
+                             "needs 2S")
     if len({side(r.diff, margin) for r in rs[-2:]}) > 1:
         return Decision("schedule-dependent", lean, "schedule-dependent", f"{name}: the point estimate crossed the "
                         f"margin between schedules ({_ladder_text(rs, 1.0)})")
