@@ -102,6 +102,12 @@ class SeedNoiseTable:
             os.chmod(tmp, 0o644)
             os.replace(tmp, self.path)
 
+    def add(self, instrument: str, rows, by: str, value: str, source: str, name=str) -> float:
+        """:meth:`update` with one group per ``by`` value of the DataFrame ``rows`` (``seed`` and ``value`` columns
+        give its values; ``name(key)`` its group name), then the pooled seed SD of ``instrument``."""
+        self.update(instrument, {name(k): dict(zip(g["seed"], g[value])) for k, g in rows.groupby(by)}, source)
+        return self.pooled(instrument).sd
+
     def pooled(self, instrument: str) -> SeedNoise:
         """The pooled seed SD of ``instrument`` over the groups of this table's version."""
         df = self.read()

@@ -4,7 +4,9 @@
   the ledgers (``data/claims/*.csv`` and the README table);
 - :mod:`detdesign.claims.rules` -- every rule that turns a measurement into ``yes`` / ``no`` / ``partly`` /
   ``inconclusive`` / ``schedule-dependent`` / ``descriptive`` (the schedule-robustness rule for relative claims,
-  equivalence, thresholds, timing, the power gate), each returning a :class:`Decision`.
+  equivalence, thresholds, timing, the power gate), each returning a :class:`Decision`;
+- :mod:`detdesign.claims.power` -- :func:`~detdesign.claims.power.seed_gate`: the seeds a difference needs, and
+  whether they are affordable.
 """
 
 from detdesign.claims.ledger import (

@@ -23,10 +23,10 @@ from detdesign.claims import (
     decide_difference,
     decide_non_inferiority,
     decided,
-    descriptive_if_unaffordable,
     rank_outcome,
 )
-from detdesign.stats import difference_from_intervals, seeds_for_power
+from detdesign.claims.power import seed_gate
+from detdesign.stats import difference_from_intervals
 from detdesign.studies.dynamic import PAPER, Analysis
 from detdesign.training import curves as long_curves
 
@@ -213,11 +213,9 @@ def _per_run(sm: pd.DataFrame, col: str) -> str:
 
 
 def _gate(dec, d, sigma: float, unit_h: float, hours: float, margin: float = 0.0):
-    """The power gate over runs: seeds for 80% power at the measured distance to the threshold (an unknown seed SD
-    counts as 0, so the size is a lower bound); each seed costs ``unit_h`` worker-hours."""
-    s = sigma if np.isfinite(sigma) else 0.0
-    need = seeds_for_power(d.diff + margin, s, d.se_image) if np.isfinite(d.se_image) else np.inf
-    return descriptive_if_unaffordable(dec, need, 0, "seeds", unit_h, hours)
+    """The power gate over runs (:func:`~detdesign.claims.power.seed_gate`); an unknown seed SD (BCCD has no seed
+    pair) counts as 0 here, so the size is a lower bound."""
+    return seed_gate(dec, d, sigma if np.isfinite(sigma) else 0.0, unit_h, hours, margin=margin)
 
 
 def claims(sm: pd.DataFrame, analyses: list[Analysis], sigma: float, unit_h: float, hours: float,

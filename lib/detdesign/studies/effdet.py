@@ -29,10 +29,10 @@ from detdesign.claims import (
     all_of,
     decide_difference,
     decide_non_inferiority,
-    descriptive_if_unaffordable,
     interval,
     timing_outcome,
 )
+from detdesign.claims.power import seed_gate
 from detdesign.detection import NeckConfig
 from detdesign.detection.ablation import neck_cost, neck_detector
 from detdesign.detection.efficientdet import EfficientDetNet, fpn_topology, resolve_config
@@ -43,7 +43,7 @@ from detdesign.measure import count_flops, count_params
 from detdesign.profiles import EffDetSizes, TestbedSizes
 from detdesign.scaling.efficientdet import OFFICIAL_COUNTS, PAPER_COCO
 from detdesign.seed_noise import SCENES_V1_AP
-from detdesign.stats import ratio_of_medians, seeds_for_power
+from detdesign.stats import ratio_of_medians
 from detdesign.training import curves as long_curves
 
 # EfficientNet paper, Table 2 (params M, FLOPs B); not in our factsheet, so [UNVERIFIED] in the notebook
@@ -144,9 +144,7 @@ def train_all(run, js: dict, splits: dict) -> pd.DataFrame:
 def seed_noise(run, trained: pd.DataFrame) -> float:
     """Add every variant's seeds to the seed-noise table (AP on CIFAR-10 Scenes v1, testbed recipe) and return the
     pooled seed SD of that instrument."""
-    run.seed_noise.update(SCENES_V1_AP, {f"{v} (04)": dict(zip(g["seed"], g["AP"]))
-                                         for v, g in trained.groupby("variant")}, "04_compound_scaling")
-    return run.seed_noise.pooled(SCENES_V1_AP).sd
+    return run.seed_noise.add(SCENES_V1_AP, trained, "variant", "AP", "04_compound_scaling", lambda v: f"{v} (04)")
 
 
 def metrics_table(trained: pd.DataFrame, necks: dict[str, NeckConfig], image_size: int) -> pd.DataFrame:
@@ -193,14 +191,6 @@ def latency_table(necks: dict[str, NeckConfig], image_size: int, runs: int) -> p
     return pd.DataFrame({lab: neck_cost(neck_detector(image_size, n), runs=runs) for lab, n in necks.items()}).T
 
 
-def _gate(dec, d, sigma: float, hours_per_seed: float, hours: float):
-    """The power gate of a neck comparison: seeds for 80% power at the measured difference (each costs the two
-    trainings at S and 2S, ``hours_per_seed``); beyond the profile's ``hours`` the claim is descriptive."""
-    se = d.se_image if math.isfinite(d.se_image) else 0.0
-    need = seeds_for_power(d.diff, sigma, se) if math.isfinite(sigma) else math.inf
-    return descriptive_if_unaffordable(dec, need, 0, "seeds", hours_per_seed, hours)
-
-
 def claims(metrics: pd.DataFrame, graph, fusion, lat: pd.DataFrame, E: EffDetSizes, shares: pd.Series, sigma: float,
            hours: float) -> list[Claim]:
     """Ledger rows: BiFPN beats FPN at matched neck MACs; fast fusion keeps softmax's accuracy and is faster.
@@ -220,13 +210,13 @@ def claims(metrics: pd.DataFrame, graph, fusion, lat: pd.DataFrame, E: EffDetSiz
     g = graph[-1]
     rows = [Claim("04-bifpn-vs-fpn", "EfficientDet §3 (Table 4)", "BiFPN is more accurate than FPN",
                   f"AP BiFPN fast - FPN (same fusion layer, neck MACs ratio {ratio:.2f}): {g.diff:+.4f} "
-                  f"(per seed {g.seeds_text()})", _gate(decide_difference(graph), g, sigma, per_seed_h, hours),
+                  f"(per seed {g.seeds_text()})", seed_gate(decide_difference(graph), g, sigma, per_seed_h, hours),
                   f"CIFAR-10 Scenes, testbed recipe; interval: {g.method}", g.text(),
                   preconditions=(*pre, matched))]
     r, lo, hi = ratio_of_medians(lat.loc["BiFPN fast", "neck_latency_samples"],
                                  lat.loc["BiFPN softmax", "neck_latency_samples"])
     speed = timing_outcome(lo, hi, 1.0)
-    acc = _gate(decide_non_inferiority(fusion, 0.01), fusion[-1], sigma, per_seed_h, hours)
+    acc = seed_gate(decide_non_inferiority(fusion, 0.01), fusion[-1], sigma, per_seed_h, hours)
     both = all_of([acc.lean or "inconclusive", speed])
     holds = acc if acc.holds not in ("yes", "no") else Decision(all_of([acc.holds, speed]), both, "", acc.detail)
     f = fusion[-1]

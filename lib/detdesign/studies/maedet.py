@@ -165,9 +165,8 @@ def train(run, items: list[tuple[str, str, DetectorJob]], data: dict) -> pd.Data
 def seed_noise(run, trained: pd.DataFrame) -> float:
     """Add every scenes network's seeds to the seed-noise table and return the pooled seed SD of AP on the scenes."""
     scenes = trained[trained["dataset"] == "scenes"]
-    run.seed_noise.update(SCENES_V1_AP, {f"network {content_key('maedet-net', s)} (03)": dict(zip(g["seed"], g["AP"]))
-                                         for s, g in scenes.groupby("structure")}, "03_msep_ablation")
-    return run.seed_noise.pooled(SCENES_V1_AP).sd
+    return run.seed_noise.add(SCENES_V1_AP, scenes, "structure", "AP", "03_msep_ablation",
+                              lambda s: f"network {content_key('maedet-net', s)} (03)")
 
 
 def mean_ap(trained: pd.DataFrame) -> pd.DataFrame:

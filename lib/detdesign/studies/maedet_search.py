@@ -14,7 +14,6 @@ sensitivity of the old free-depth sweep, and search cost against training cost.
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
 import pandas as pd
@@ -24,10 +23,10 @@ from detdesign.claims import (
     Precondition,
     decide_difference,
     decided,
-    descriptive_if_unaffordable,
     interval,
     timing_tiers,
 )
+from detdesign.claims.power import seed_gate
 from detdesign.detection.experiment import DetectorJob, paired_difference
 from detdesign.plotting import search_history_figure
 from detdesign.profiles import MaeDetSizes, MSEPSizes, TestbedSizes
@@ -35,7 +34,7 @@ from detdesign.results import content_key
 from detdesign.search import Budget, Objective, SearchConfig, evolve
 from detdesign.search.maedet_space import R50_LAYER_BUDGET, scaled_space
 from detdesign.search.space import cost
-from detdesign.stats import ratio_of_medians, seeds_for_power
+from detdesign.stats import ratio_of_medians
 from detdesign.studies import maedet, msep
 
 # label -> (proxy, options, coarse_to_fine); the paper's ablation rows, in its order
@@ -149,9 +148,7 @@ def ablation_claim(tab: pd.DataFrame, M: MaeDetSizes, sigma: float, train_h: flo
     r = tab.loc[label]
     d = r["d scenes"]
     pre = (Precondition.check("seeds per network", float(len(M.seeds)), ">=", 2.0, "{:.0f}"),)
-    need = seeds_for_power(d.diff, sigma, d.se_image if math.isfinite(d.se_image) else 0.0) \
-        if math.isfinite(sigma) else math.inf
-    dec = descriptive_if_unaffordable(decide_difference(d), need, 0, "seeds", unit_h, hours)
+    dec = seed_gate(decide_difference(d), d, sigma, unit_h, hours)
     return Claim("03-msep-vs-resnet", "MAE-DET", "the MSEP search's backbone beats ResNet-50 at the same FLOPs "
                  "(+2.0 COCO AP; ablation: coarse-to-fine +1.1 [UNVERIFIED])",
                  f"AP {label} winner - budget network (ResNet-50 layout / {M.divisor}) on CIFAR-10 Scenes: "

@@ -36,8 +36,8 @@ from detdesign.claims import (
     Precondition,
     combine_decisions,
     decide_difference,
-    descriptive_if_unaffordable,
 )
+from detdesign.claims.power import seed_gate
 from detdesign.classification import (
     TRAIN_FIELDS,
     CifarRecipe,
@@ -53,7 +53,7 @@ from detdesign.scaling import Compound
 from detdesign.scaling.matched_grid import SINGLE, frontier, frontier_weights, network
 from detdesign.scaling.points import candidate_points, points, searched_points, union  # noqa: F401 (notebook 04)
 from detdesign.seed_noise import CIFAR_GRID_TOP1
-from detdesign.stats import difference, seeds_for_power
+from detdesign.stats import difference
 from detdesign.training import curves as long_curves
 
 
@@ -82,9 +82,7 @@ def seed_noise(run, trained: pd.DataFrame, factor: int = 1) -> float:
     """Add every grid point's seeds to the seed-noise table (CIFAR-10 top-1, the grid's recipe at ``factor`` x S)
     and return the pooled seed SD of that instrument."""
     inst = CIFAR_GRID_TOP1 if factor == 1 else f"{CIFAR_GRID_TOP1} at {factor}S"
-    run.seed_noise.update(inst, {lab: dict(zip(g["seed"], g["test_acc"])) for lab, g in trained.groupby("label")},
-                          "04_compound_scaling")
-    return run.seed_noise.pooled(inst).sd
+    return run.seed_noise.add(inst, trained, "label", "test_acc", "04_compound_scaling")
 
 
 @dataclass(frozen=True)
@@ -246,11 +244,9 @@ def rung_table(a: GridAnalysis) -> pd.DataFrame:
 
 
 def _gate(dec, d, sigma: float, n_points: int, train_h: float, hours: float, contrast: float = 2.0):
-    """The power gate: seeds for 80% power at the measured difference ``d`` (seed noise ``sigma``), each seed costing
-    ``n_points`` trainings at S and 2S (3 ``train_h``); unaffordable beyond ``hours`` -> descriptive."""
-    se = d.se_image if np.isfinite(d.se_image) else 0.0
-    need = seeds_for_power(d.diff, sigma, se, contrast=contrast) if np.isfinite(sigma) else np.inf
-    return descriptive_if_unaffordable(dec, need, 0, "seeds", 3 * n_points * train_h, hours)
+    """The power gate (:func:`~detdesign.claims.power.seed_gate`): each seed costs ``n_points`` trainings at S
+    and 2S (3 ``train_h``)."""
+    return seed_gate(dec, d, sigma, 3 * n_points * train_h, hours, contrast=contrast)
 
 
 def claims(a: GridAnalysis, S: GridSizes, hours: float) -> list[Claim]:

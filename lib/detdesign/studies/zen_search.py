@@ -15,8 +15,6 @@ Searches and trainings run through ``run.map`` and are cached (``06_search``, ``
 
 from __future__ import annotations
 
-import math
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -30,6 +28,7 @@ from detdesign.claims import (
     descriptive_if_unaffordable,
     measured_at_s,
 )
+from detdesign.claims.power import seed_gate
 from detdesign.classification import (
     TRAIN_FIELDS,
     CifarRecipe,
@@ -46,7 +45,7 @@ from detdesign.results import content_key, seed_for
 from detdesign.search import CIFAR_INITIAL, Budget, Objective, SearchConfig, XXBLSpace, cost, evolve
 from detdesign.search.zennas_space import zen_budget
 from detdesign.seed_noise import CIFAR_ZEN_TOP1
-from detdesign.stats import difference, paired_bootstrap, seeds_for_power
+from detdesign.stats import difference, paired_bootstrap
 from detdesign.training import curves as long_curves
 
 # label -> registered proxy (None: Zen-NAS's "Random" objective, a seeded Gaussian per structure)
@@ -130,9 +129,7 @@ def trainings(run, found: pd.DataFrame, data: dict, S: ZenSearchSizes) -> pd.Dat
 
 def seed_noise(run, trained: pd.DataFrame) -> float:
     """Add every winner's seeds to the seed-noise table and return the pooled seed SD of the 06 recipe."""
-    run.seed_noise.update(CIFAR_ZEN_TOP1, {lab: dict(zip(g["seed"], g["test_acc"]))
-                                           for lab, g in trained.groupby("objective")}, "06_zen_nas_search")
-    return run.seed_noise.pooled(CIFAR_ZEN_TOP1).sd
+    return run.seed_noise.add(CIFAR_ZEN_TOP1, trained, "objective", "test_acc", "06_zen_nas_search")
 
 
 def zen_minus(trained: pd.DataFrame, other: str, n: int, sigma: float, n_resamples: int, seed: int):
@@ -229,8 +226,7 @@ def claims(tab: pd.DataFrame, trained: pd.DataFrame, n_test: int, S: ZenSearchSi
     train_h = float(trained["train_seconds"].mean()) / 3600
 
     def gate(d):
-        need = seeds_for_power(d.diff, sigma, d.se_image) if math.isfinite(sigma) else math.inf
-        return descriptive_if_unaffordable(decide_difference(d), need, 0, "seeds", 2 * 3 * train_h, hours)
+        return seed_gate(decide_difference(d), d, sigma, 2 * 3 * train_h, hours)
 
     runner = tab.drop(index="Zen-NAS")["top1"].idxmax()
     d = zen_minus(trained, runner, n_test, sigma, S.bootstrap, seed)

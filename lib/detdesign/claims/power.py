@@ -1,0 +1,24 @@
+"""The power gate of a seed-aware difference: how many seeds would decide it, and is that affordable?
+
+:func:`seed_gate` joins :func:`detdesign.stats.seeds_for_power` (the seeds per model for 80% power at the measured
+difference, its image SE and the instrument's pooled seed SD) with
+:func:`~detdesign.claims.rules.descriptive_if_unaffordable` (beyond the profile's budget the row is
+``descriptive``), so every study gates its relative claims the same way.
+"""
+
+from __future__ import annotations
+
+import math
+
+from detdesign.claims.rules import Decision, Difference, descriptive_if_unaffordable
+from detdesign.stats import seeds_for_power
+
+
+def seed_gate(decision: Decision, d: Difference, sigma: float, seed_hours: float, budget_hours: float,
+              contrast: float = 2.0, margin: float = 0.0) -> Decision:
+    """``decision`` (of the Difference ``d``) gated by the seeds for 80% power at ``d.diff + margin`` (the distance
+    to a non-inferiority margin; 0 for a sign test), each seed costing ``seed_hours`` worker-hours; an unknown seed
+    SD (NaN) needs an unknown number: ``inf``. ``contrast``: as in :func:`~detdesign.stats.seeds_for_power`."""
+    se = d.se_image if math.isfinite(d.se_image) else 0.0
+    need = seeds_for_power(d.diff + margin, sigma, se, contrast=contrast) if math.isfinite(sigma) else math.inf
+    return descriptive_if_unaffordable(decision, need, 0, "seeds", seed_hours, budget_hours)
