@@ -128,6 +128,26 @@ class TestbedSizes:
 
 
 @dataclass(frozen=True)
+class PilotSizes:
+    """Sizes of the testbed-v2 pilot of ``00c_testbed`` (:mod:`detdesign.studies.testbed_pilot`): the two most
+    different necks of notebook 04 on each candidate variant, a short schedule equal in *images* for every
+    variant, paired seeds, the no-class floor on the test split."""
+
+    variants: tuple[str, ...]  # names in detdesign.data.testbed.VARIANTS
+    necks: tuple[str, ...]  # labels of detdesign.detection.ablation.NECK_VARIANTS
+    seeds: tuple[int, ...]
+    scenes_per_epoch: int  # fresh training scenes drawn every epoch
+    epochs: int
+    batch_size: int
+    lr: float
+    ema: float
+    n_val: int
+    n_test: int
+    bootstrap: int  # test-image resamples (paired across the necks of a seed)
+    floor_draws: int  # draws of the no-class floor
+
+
+@dataclass(frozen=True)
 class GridSizes:
     """Sizes of the compound-scaling grid of ``04_compound_scaling`` (:mod:`detdesign.studies.scaling_grid`):
     CIFAR-10 at the 16-px base, every point FLOPs-matched, trained with paired seeds."""
@@ -222,6 +242,7 @@ class Profile:
     msep: MSEPSizes
     dynamic: DynamicSizes
     testbed: TestbedSizes
+    pilot: PilotSizes
     zen_search: ZenSearchSizes
     grid: GridSizes
     effdet: EffDetSizes
@@ -250,6 +271,9 @@ _PROFILES = {
         testbed=TestbedSizes(image_size=128, n_train=16, n_val=8, n_test=8, epochs=2, batch_size=4, lr=2e-3,
                              ema=0.9, max_iters_per_epoch=2, seeds=(0,), bccd_epochs=1, bootstrap=20,
                              speed_steps=1, grid_images=2),
+        pilot=PilotSizes(variants=("v2-4c-128",), necks=("FPN matched", "BiFPN softmax"), seeds=(0,),
+                         scenes_per_epoch=8, epochs=1, batch_size=4, lr=2e-3, ema=0.9, n_val=4, n_test=8,
+                         bootstrap=10, floor_draws=1),
         zen_search=ZenSearchSizes(objectives=ZEN_OBJECTIVES, population=3, iterations=3,
                                   proxy_batch=4, params=1e6, macs=10e6, max_layers=18, train_per_class=8,
                                   val_per_class=4, test_per_class=4, epochs=1, batch_size=32, lr=0.1,
@@ -284,6 +308,9 @@ _PROFILES = {
         testbed=TestbedSizes(image_size=256, n_train=96, n_val=48, n_test=96, epochs=2, batch_size=8, lr=2e-3,
                              ema=0.99, max_iters_per_epoch=8, seeds=(0,), bccd_epochs=1, bootstrap=50,
                              speed_steps=2, grid_images=6),
+        pilot=PilotSizes(variants=("v2-4c-128", "v2-10c-128"), necks=("FPN matched", "BiFPN softmax"), seeds=(0,),
+                         scenes_per_epoch=48, epochs=1, batch_size=8, lr=2e-3, ema=0.99, n_val=16, n_test=48,
+                         bootstrap=30, floor_draws=2),
         zen_search=ZenSearchSizes(objectives=ZEN_OBJECTIVES, population=8, iterations=30,
                                   proxy_batch=16, params=1e6, macs=10e6, max_layers=18, train_per_class=50,
                                   val_per_class=20, test_per_class=50, epochs=2, batch_size=64, lr=0.1,
@@ -319,6 +346,10 @@ _PROFILES = {
         testbed=TestbedSizes(image_size=256, n_train=1000, n_val=300, n_test=1000, epochs=16, batch_size=8,
                              lr=2e-3, ema=0.998, max_iters_per_epoch=None, seeds=(0, 1), bccd_epochs=24,
                              bootstrap=200, speed_steps=6, grid_images=6),
+        # 16,000 training images per run (1,000 steps of 16), the same for every variant: ~2 min at 128 px, ~6 at 256
+        pilot=PilotSizes(variants=("v2-4c-256", "v2-4c-128", "v2-10c-128"), necks=("FPN matched", "BiFPN softmax"),
+                         seeds=(0, 1), scenes_per_epoch=2000, epochs=8, batch_size=16, lr=2e-3, ema=0.995,
+                         n_val=100, n_test=500, bootstrap=200, floor_draws=5),
         zen_search=ZenSearchSizes(objectives=ZEN_OBJECTIVES, population=64, iterations=1000,
                                   proxy_batch=64, params=1e6, macs=10e6, max_layers=18, train_per_class=1000,
                                   val_per_class=100, test_per_class=None, epochs=15, batch_size=128, lr=0.1,

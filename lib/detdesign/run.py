@@ -124,6 +124,19 @@ class Run:
         :func:`detdesign.detection.recipe.testbed_recipe`, so one switch sets the fast path of every study."""
         return {"precision": self.precision, "channels_last": self.channels_last}
 
+    def speed_for(self, testbed: str) -> dict:
+        """The recipe keywords of a training on testbed ``testbed`` (a :data:`detdesign.data.testbed.VARIANTS`
+        name). v1 and BCCD trainings keep :attr:`speed` (their published keys are fp32). Testbed v2 adopts the
+        fast path: bf16 + channels_last where :func:`bf16_is_fast` (``auto``), else fp32; ``$DETDESIGN_PRECISION``
+        overrides, and ``full`` uses the settings its published caches were trained with (``data/published.json``,
+        key ``testbed_v2``), so a replay on a CPU without bf16 kernels still finds them."""
+        if testbed == "v1":
+            return self.speed
+        env = os.environ.get(PRECISION_ENV)
+        published = published_settings().get("testbed_v2", {}) if self.profile.name == "full" and not env else {}
+        precision = published.get("precision") or resolve_precision(env or "auto", self.device)
+        return {"precision": precision, "channels_last": bool(published.get("channels_last", True))}
+
     def describe(self) -> str:
         """Two lines: profile, seed, device, executor; where this run's outputs go."""
         ex = self.executor

@@ -5,6 +5,8 @@
 - :mod:`detdesign.claims.rules` -- every rule that turns a measurement into ``yes`` / ``no`` / ``partly`` /
   ``inconclusive`` / ``schedule-dependent`` / ``descriptive`` (the schedule-robustness rule for relative claims,
   equivalence, thresholds, timing, the power gate), each returning a :class:`Decision`;
+- :mod:`detdesign.claims.preconditions` -- preconditions shared by the detection claims ("the detector learned
+  classes");
 - :mod:`detdesign.claims.power` -- :func:`~detdesign.claims.power.seed_gate`: the seeds a difference needs, and
   whether they are affordable.
 """
@@ -28,6 +30,7 @@ from detdesign.claims.ledger import (
     verdict,
     verdict_text,
 )
+from detdesign.claims.preconditions import LEARNED_MARGIN, learned_classes
 from detdesign.claims.rules import (
     OUTCOMES,
     REASONS,
@@ -56,10 +59,11 @@ from detdesign.claims.rules import (
 )
 
 __all__ = [
-    "COLUMNS", "END", "HOLDS", "KINDS", "OUTCOMES", "REASONS", "START", "Claim", "Decision", "Difference", "Ledger",
-    "Precondition", "all_of", "at_least", "at_most", "combine", "combine_decisions", "converged_by_doubling",
-    "decide_difference", "decide_equivalence", "decide_non_inferiority", "decided", "descriptive_if_unaffordable",
-    "equivalence_outcome", "inside", "interval", "load_all", "measured_at_s", "non_inferiority_outcome",
-    "preconditions_text", "rank_outcome", "record", "render_readme", "replace_between", "share_outcome",
-    "sign_outcome", "timing_outcome", "timing_tiers", "to_markdown", "verdict", "verdict_text",
+    "COLUMNS", "END", "HOLDS", "KINDS", "LEARNED_MARGIN", "OUTCOMES", "REASONS", "START", "Claim", "Decision",
+    "Difference", "Ledger", "Precondition", "all_of", "at_least", "at_most", "combine", "combine_decisions",
+    "converged_by_doubling", "decide_difference", "decide_equivalence", "decide_non_inferiority", "decided",
+    "descriptive_if_unaffordable", "equivalence_outcome", "inside", "interval", "learned_classes", "load_all",
+    "measured_at_s", "non_inferiority_outcome", "preconditions_text", "rank_outcome", "record", "render_readme",
+    "replace_between", "share_outcome", "sign_outcome", "timing_outcome", "timing_tiers", "to_markdown",
+    "verdict", "verdict_text",
 ]

@@ -28,7 +28,7 @@ interface as letterboxed BCCD (:class:`~detdesign.detection.data.Preprocessed`, 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +54,9 @@ class SceneConfig:
     max_overlap: float = 0.3
     aspect: tuple[float, float] = (0.75, 1.33)
     seed: int = 0
+    # CIFAR-10 class ids the objects are drawn from, relabelled 0..k-1 in this order (None: all ten); a field
+    # added after v1 was published, so it enters the cache key only when set (detdesign.results.canonical)
+    classes: tuple[int, ...] | None = field(default=None, repr=False)
 
     def __post_init__(self):
         if not 0 < self.min_size <= self.max_size <= self.canvas:
@@ -64,19 +67,35 @@ class SceneConfig:
         if not 0.0 <= self.max_overlap <= 1.0 or not 0 < self.aspect[0] <= self.aspect[1]:
             raise ValueError(f"need max_overlap in [0, 1] and 0 < aspect[0] <= aspect[1], got {self.max_overlap}, "
                              f"{self.aspect}")
+        if self.classes is not None and (len(self.classes) < 2 or len(set(self.classes)) != len(self.classes)
+                                         or not all(isinstance(c, int) and 0 <= c < 10 for c in self.classes)):
+            raise ValueError(f"classes must be None or >= 2 distinct CIFAR-10 class ids in 0..9, got {self.classes}")
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """The names of the classes in label order (category ``k + 1`` in COCO is ``class_names[k]``)."""
+        return CLASSES if self.classes is None else tuple(CLASSES[c] for c in self.classes)
 
 
-def _pool(split: str, seed: int = 0):
-    """(images uint8 [N,32,32,3], labels) the split's objects come from (val/test: disjoint CIFAR test halves)."""
+def _pool(split: str, classes: tuple[int, ...] | None = None):
+    """(images uint8 [N,32,32,3], labels) the split's objects come from (val/test: disjoint CIFAR test halves);
+    with ``classes``, only those CIFAR classes, relabelled 0..k-1 in the order given."""
     if split not in SPLIT_IDS:
         raise ValueError(f"split must be one of {tuple(SPLIT_IDS)}, got {split!r}")
     if split == "train":
         c = load_cifar10("train")
-        return c.images, c.labels
-    c = load_cifar10("test")
-    perm = np.random.default_rng(12345).permutation(len(c.labels))
-    half = perm[: len(perm) // 2] if split == "val" else perm[len(perm) // 2:]
-    return c.images[half], c.labels[half]
+        images, labels = c.images, c.labels
+    else:
+        c = load_cifar10("test")
+        perm = np.random.default_rng(12345).permutation(len(c.labels))
+        half = perm[: len(perm) // 2] if split == "val" else perm[len(perm) // 2:]
+        images, labels = c.images[half], c.labels[half]
+    if classes is None:
+        return images, labels
+    keep = np.isin(labels, classes)
+    relabel = np.full(10, -1, dtype=np.int64)
+    relabel[list(classes)] = np.arange(len(classes))
+    return images[keep], relabel[labels[keep]]
 
 
 def _upsample(a: np.ndarray, size: int) -> np.ndarray:
@@ -111,10 +130,15 @@ def _place(rng, cfg: SceneConfig, boxes: list) -> tuple[int, int, int, int] | No
     return None
 
 
-def make_scene(cfg: SceneConfig, split: str, index: int, pool) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
-    """Scene ``index`` of ``split``: image uint8 [3, S, S], boxes float32 [n, 4], labels int64 [n], difficulty."""
+def make_scene(cfg: SceneConfig, split: str, index: int, pool,
+               epoch: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """Scene ``index`` of ``split``: image uint8 [3, S, S], boxes float32 [n, 4], labels int64 [n], difficulty.
+
+    Drawn from ``default_rng([seed, split, index])``; an online training scene of ``epoch`` (testbed v2,
+    :class:`OnlineScenes`) from ``default_rng([seed, split, epoch, index])``, so every epoch is new."""
     images, labels = pool
-    rng = np.random.default_rng([cfg.seed, SPLIT_IDS[split], index])
+    entropy = [cfg.seed, SPLIT_IDS[split], index] if epoch is None else [cfg.seed, SPLIT_IDS[split], epoch, index]
+    rng = np.random.default_rng(entropy)
     canvas = _background(rng, cfg.canvas)
     owner = np.full((cfg.canvas, cfg.canvas), -1, dtype=np.int64)
     boxes, classes = [], []
@@ -148,7 +172,7 @@ def generate(cfg: SceneConfig, split: str, n: int) -> dict:
     if path.is_file():
         with np.load(path) as f:
             return {k: f[k] for k in f.files}
-    pool = _pool(split)
+    pool = _pool(split, cfg.classes)
     out = [make_scene(cfg, split, i, pool) for i in range(n)]
     arrays = {"images": np.stack([o[0] for o in out]),
               "counts": np.array([len(o[2]) for o in out]),
@@ -161,9 +185,10 @@ def generate(cfg: SceneConfig, split: str, n: int) -> dict:
     return arrays
 
 
-def load_scenes(split: str, n: int, cfg: SceneConfig | None = None):
+def load_scenes(split: str, n: int, cfg: SceneConfig | None = None, source: str | None = None):
     """``n`` scenes of ``split`` as a :class:`~detdesign.detection.data.Preprocessed` (input = canvas, scale 1);
-    each target also carries its difficulty (``n_objects``, ``min_side``, ``max_occlusion``)."""
+    each target also carries its difficulty (``n_objects``, ``min_side``, ``max_occlusion``). ``source`` names
+    the testbed variant the split belongs to (it enters a detector job's content key; None for v1)."""
     from detdesign.detection.data import Preprocessed
 
     cfg = cfg or SceneConfig()
@@ -178,7 +203,7 @@ def load_scenes(split: str, n: int, cfg: SceneConfig | None = None):
         targets.append({"boxes": torch.from_numpy(boxes.copy()), "labels": torch.from_numpy(labels.copy()),
                         "image_id": i + 1, "scale": 1.0,
                         **{k: float(a[k][i]) for k in ("n_objects", "min_side", "max_occlusion")}})
-    return Preprocessed(torch.from_numpy(a["images"]), targets, records, cfg.canvas, CLASSES)
+    return Preprocessed(torch.from_numpy(a["images"]), targets, records, cfg.canvas, cfg.class_names, source)
 
 
 def recipe(cfg: SceneConfig) -> dict:

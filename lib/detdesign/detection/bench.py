@@ -64,3 +64,53 @@ def train_overhead(cfg: DetectorConfig, data: Preprocessed, batch_size: int = 8,
     ratio, lo, hi = ratio_of_medians(fs, bs, seed=seed)
     return {"bare_s": b, "full_s": f, "ratio": ratio, "ratio_lo": lo, "ratio_hi": hi,
             "images_per_s": batch_size / f, "bare_samples": bs, "full_samples": fs}
+
+
+def interleaved_throughput(cfg: DetectorConfig, data, settings: list[tuple[str, bool]], batch_size: int = 8,
+                           rounds: int = 6, warmup: int = 2, seed: int = 0) -> list[dict]:
+    """Full training steps of ``cfg`` under each ``(precision, channels_last)`` of ``settings``, measured
+    *interleaved*: every setting has its own model, optimiser and loader (same seed, so the same batches), is
+    warmed up ``warmup`` steps, then each of ``rounds`` rounds times one step of every setting, the order rotated
+    by one per round. Drifting load (another process, turbo, caches) then hits every setting alike, and the
+    order within a round cancels out; measuring one setting after the other is what read bf16 at 0.2x in one
+    run and 1.3x in the next on the same machine.
+
+    Returns one dict per setting: ``step_samples`` (seconds per round), ``step_s`` (median), ``images_per_s``,
+    and ``speedup`` / ``speedup_lo`` / ``speedup_hi``: the median over rounds of the *paired* ratio
+    ``step(settings[0]) / step(this)`` and its bootstrap interval over rounds."""
+    import numpy as np
+
+    if rounds < 1 or warmup < 0:
+        raise ValueError(f"need rounds >= 1 and warmup >= 0, got {rounds}, {warmup}")
+    arms = []
+    for precision, cl in settings:
+        fmt = memory_format(cl)
+        model = build_detector(cfg, seed=seed).train().to(memory_format=fmt)
+        arms.append((precision, fmt, model, torch.optim.AdamW(model.parameters(), lr=1e-4),
+                     _batches(data, batch_size, rounds + warmup, seed)))
+
+    def step(arm) -> float:
+        precision, fmt, model, opt, batches = arm
+        t0 = time.perf_counter()  # the loader is part of the step, as in detdesign.detection.train
+        imgs, targets = next(batches)
+        with autocast(precision):
+            loss, _ = model.loss(imgs.contiguous(memory_format=fmt), targets)
+        optimizer_step(loss, opt, None, model.parameters(), clip=10.0)
+        return time.perf_counter() - t0
+
+    for arm in arms:
+        for _ in range(warmup):
+            step(arm)
+    times = np.zeros((rounds, len(arms)))
+    for r in range(rounds):
+        for j in [(r + k) % len(arms) for k in range(len(arms))]:
+            times[r, j] = step(arms[j])
+    rng = np.random.default_rng(seed)
+    out = []
+    for j in range(len(arms)):
+        paired = times[:, 0] / times[:, j]
+        boot = np.median(rng.choice(paired, size=(2000, rounds)), axis=1)
+        out.append({"step_samples": times[:, j].tolist(), "step_s": float(np.median(times[:, j])),
+                    "images_per_s": batch_size / float(np.median(times[:, j])), "speedup": float(np.median(paired)),
+                    "speedup_lo": float(np.quantile(boot, 0.025)), "speedup_hi": float(np.quantile(boot, 0.975))})
+    return out

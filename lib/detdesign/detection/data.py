@@ -23,7 +23,8 @@ class Preprocessed:
     """A split letterboxed to ``size``: ``images`` uint8 [N,3,S,S], ``targets`` in input pixels.
 
     ``records`` hold the ground truth at the original resolution (COCO evaluation), ``classes`` the class
-    names (category ``k + 1`` in COCO is ``classes[k]``).
+    names (category ``k + 1`` in COCO is ``classes[k]``), ``source`` the content key of the testbed variant a
+    scenes split was generated from (None for BCCD and testbed v1; it enters a detector job's key).
     """
 
     images: torch.Tensor
@@ -31,9 +32,19 @@ class Preprocessed:
     records: list[Record]
     size: int
     classes: tuple[str, ...] = CLASSES
+    source: str | None = None
 
     def __len__(self) -> int:
         return len(self.targets)
+
+    def sample(self, i: int) -> tuple[torch.Tensor, dict]:
+        """Image ``i`` (uint8 [3, S, S]) and its target: the interface :class:`TrainView` reads (an online split,
+        :class:`detdesign.data.testbed.OnlineScenes`, draws its samples instead)."""
+        return self.images[i], self.targets[i]
+
+    def identity(self) -> tuple:
+        """What a training on this split is keyed on: its image ids and input size."""
+        return tuple(t["image_id"] for t in self.targets), self.size
 
     def select(self, indices) -> Preprocessed:
         """The images at ``indices`` (a list of ints or a slice), as a new split sharing no state."""
@@ -41,7 +52,7 @@ class Preprocessed:
         if not idx:
             raise ValueError("select() needs at least one index: an empty split cannot be trained or evaluated")
         return Preprocessed(self.images[idx].clone(), [self.targets[i] for i in idx],
-                            [self.records[i] for i in idx], self.size, self.classes)
+                            [self.records[i] for i in idx], self.size, self.classes, self.source)
 
 
 def preprocess(ds: BCCD, size: int) -> Preprocessed:
@@ -81,7 +92,8 @@ def augmenter(flip: bool, scale_jitter: tuple[float, float] | None) -> v2.Compos
 
 
 class TrainView(torch.utils.data.Dataset):
-    """Augmented view of a :class:`Preprocessed` split (``transform=None``: no augmentation)."""
+    """Augmented view of a :class:`Preprocessed` split or an online one (anything with ``sample(i)``, ``size``
+    and ``__len__``; ``transform=None``: no augmentation)."""
 
     def __init__(self, data: Preprocessed, transform: v2.Compose | None):
         self.data, self.transform = data, transform
@@ -90,7 +102,7 @@ class TrainView(torch.utils.data.Dataset):
         return len(self.data)
 
     def __getitem__(self, i: int):
-        img, t = self.data.images[i], self.data.targets[i]
+        img, t = self.data.sample(i)
         if self.transform is None:
             return img, {"boxes": t["boxes"], "labels": t["labels"], "index": i}
         s = self.data.size

@@ -91,6 +91,44 @@ def evaluate(model, data: Preprocessed, batch_size: int = 8, device: str = "cpu"
     return coco_metrics(data, predict_all(model, data, batch_size, device, precision))
 
 
+def _floor_detections(data: Preprocessed, rng: np.random.Generator, every_class: bool) -> list[list[dict]]:
+    labels = np.concatenate([t["labels"].numpy() for t in data.targets])
+    shuffled, k, dets, n_cls = rng.permutation(labels), 0, [], len(data.classes)
+    for t in data.targets:
+        n = len(t["labels"])
+        if every_class:  # each box once per class, independent uniform scores
+            boxes, labs = t["boxes"].float().repeat_interleave(n_cls, 0), torch.arange(n_cls).repeat(n)
+        else:  # each box once, the label of another box of the split
+            boxes, labs = t["boxes"].float(), torch.from_numpy(shuffled[k:k + n])
+        dets += to_coco([{"boxes": boxes, "labels": labs,
+                          "scores": torch.from_numpy(rng.uniform(size=len(labs))).float()}], [t])
+        k += n
+    return dets
+
+
+def no_class_floor(data: Preprocessed, draws: int = 5, seed: int = 0) -> dict:
+    """COCO AP of *perfect boxes with random classes* on ``data``, two ways, each over ``draws`` seeded draws
+    scored by pycocotools:
+
+    - ``AP`` (the floor): every ground-truth box predicted once per class with independent uniform scores, which
+      is what a detector that found the boxes but learned nothing of the classes emits (its class scores at a
+      box are noise, and it keeps every class above the score threshold);
+    - ``AP_one``: every box predicted once, with the label of another box of the split (a permutation of all
+      labels, class frequencies kept) and a uniform score: a detector forced to name one class per box.
+
+    A detector whose AP is not clearly above ``AP`` has found the boxes but not the classes (the precondition
+    "the detector learned classes", :func:`detdesign.claims.learned_classes`)."""
+    if draws < 1:
+        raise ValueError(f"draws must be >= 1, got {draws}")
+    rng = np.random.default_rng([seed, len(data), 7])
+    every = [coco_metrics(data, _floor_detections(data, rng, True)) for _ in range(draws)]
+    one = [coco_metrics(data, _floor_detections(data, rng, False)) for _ in range(draws)]
+    ap = [m["AP"] for m in every]
+    return {"AP": float(np.mean(ap)), "AP_min": float(np.min(ap)), "AP_max": float(np.max(ap)),
+            "AP50": float(np.mean([m["AP50"] for m in every])), "AP_one": float(np.mean([m["AP"] for m in one])),
+            "draws": draws}
+
+
 def _ap_of_resample(ev: COCOeval, idx: np.ndarray) -> float:
     """Reference for :func:`weighted_ap` (tests only): pycocotools' own ``accumulate`` on the image resample
     ``idx`` (positions in ``ev.params.imgIds``), "all areas" block, largest ``maxDets``."""

@@ -44,6 +44,9 @@ class DetectorJob:
     def key(self, splits: dict) -> str:
         """The content key: config, schedule and split sizes (a validated job also keys on the val split)."""
         parts = (self.cfg, self.tcfg, len(splits["train"]), len(splits["test"]))
+        sources = tuple(getattr(splits[k], "source", None) for k in ("train", "test"))
+        if any(s is not None for s in sources):  # a testbed v2 variant (v1 and BCCD keep their published keys)
+            parts += ("source", *sources)
         if self.validate:
             parts += ("val", len(splits["val"]))
         if self.bootstrap:

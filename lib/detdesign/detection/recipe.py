@@ -5,6 +5,9 @@
   TestbedSizes`), with the run's precision and memory format. Every detector a notebook compares with the
   reference detector trains with it, so the detector is the one variable.
 - :func:`reference_detector` -- the ResNet-18-like FCOS detector on P3-P5 (the testbed's reference).
+- :func:`testbed_detector` -- the reference detector (or another neck on it) for a testbed variant: its canvas,
+  classes and FCOS level ranges (:class:`~detdesign.data.testbed.TestbedVariant`).
+- :func:`variant_recipe` -- the schedule of a testbed-v2 training (online scenes: epochs of fresh scenes).
 - :func:`p3p7_detector` -- the same head on P3-P7 (P6/P7 from P5) with FCOS's level ranges scaled to the input
   (:func:`~detdesign.detection.config.scaled_size_ranges`): the pyramid of notebooks 03 and 00c's second table.
 - :func:`level_shares` -- the share of FCOS positives each pyramid level of a detector receives on a split (the
@@ -37,6 +40,21 @@ def testbed_recipe(T: TestbedSizes, seed: int, *, precision: str = "fp32", chann
 def reference_detector(image_size: int, num_classes: int, backbone: str = RESNET18_LIKE) -> DetectorConfig:
     """The testbed's reference detector: ``backbone`` (ResNet-18-like) with an FPN on P3-P5 and the FCOS head."""
     return DetectorConfig(backbone=backbone, image_size=image_size, num_classes=num_classes)
+
+
+def testbed_detector(variant, neck: NeckConfig | None = None, backbone: str = RESNET18_LIKE) -> DetectorConfig:
+    """The reference detector on ``variant`` (a :class:`~detdesign.data.testbed.TestbedVariant`): input = its canvas,
+    its classes, its FCOS level ranges; ``neck`` replaces the FPN (the neck ablation of notebook 04)."""
+    return DetectorConfig(backbone=backbone, image_size=variant.canvas, num_classes=variant.num_classes,
+                          neck=neck or NeckConfig(), head=HeadConfig(size_ranges=variant.size_ranges))
+
+
+def variant_recipe(epochs: int, batch_size: int, lr: float, ema: float, seed: int, *, precision: str = "fp32",
+                   channels_last: bool = False) -> TrainConfig:
+    """A testbed-v2 schedule: ``epochs`` of fresh scenes at ``batch_size``, AdamW at ``lr``, warm-up + cosine,
+    weight EMA ``ema``, flip + scale jitter; ``precision`` / ``channels_last`` from :meth:`detdesign.Run.speed_for`."""
+    return TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, ema=ema, precision=precision,
+                       channels_last=channels_last)
 
 
 def p3p7_detector(backbone: str, image_size: int, num_classes: int) -> DetectorConfig:

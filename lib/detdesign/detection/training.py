@@ -137,6 +137,8 @@ class _Loop:
     def run_epoch(self, desc: str) -> None:
         model, cfg = self.model, self.cfg
         model.train()
+        if hasattr(self.loader.dataset.data, "set_epoch"):  # online scenes: a fresh draw every epoch
+            self.loader.dataset.data.set_epoch(self.epoch)
         bar = progress(total=self.per_epoch, desc=f"{desc} epoch {self.epoch + 1}/{cfg.epochs}", leave=False)
         for it, (images, targets) in enumerate(self.loader):
             if it >= self.per_epoch:
@@ -202,9 +204,8 @@ def fit(cfg, tcfg: TrainConfig, data: Preprocessed, base_dir: str | os.PathLike,
     run adds the time of each session; loading a finished run adds nothing).
     """
     model = build(cfg, seed=tcfg.seed)
-    ids = tuple(t["image_id"] for t in data.targets)
     arch = tuple((k, tuple(v.shape)) for k, v in model.state_dict().items())
-    parts = (cfg, tcfg, ids, data.size, arch)
+    parts = (cfg, tcfg, *data.identity(), arch)
     if val is not None:
         parts += (tuple(t["image_id"] for t in val.targets), val.size)
     run = Path(base_dir) / content_key(*parts)

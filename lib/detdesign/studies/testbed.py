@@ -17,12 +17,11 @@ import pandas as pd
 from detdesign.claims import Claim, Precondition, at_least, converged_by_doubling, decided, interval, timing_outcome
 from detdesign.data.scenes import SceneConfig, load_scenes
 from detdesign.detection import DetectorConfig, load_splits
-from detdesign.detection.bench import train_overhead
+from detdesign.detection.bench import interleaved_throughput
 from detdesign.detection.experiment import DetectorJob, train_population
 from detdesign.detection.recipe import level_shares, p3p7_detector, reference_detector, testbed_recipe
 from detdesign.profiles import TestbedSizes
 from detdesign.seed_noise import SCENES_V1_AP
-from detdesign.stats import ratio_of_medians
 from detdesign.training import CONVERGED_TOL, bf16_is_fast
 from detdesign.training import curves as long_curves
 
@@ -79,20 +78,16 @@ def level_table(data: dict, image_size: int) -> pd.DataFrame:
 
 
 def speed_table(S: TestbedSizes, train, seed: int) -> pd.DataFrame:
-    """Training step of the reference detector, batch ``S.batch_size``, under three settings in one process."""
+    """Training step of the reference detector, batch ``S.batch_size``, under three settings measured interleaved
+    in one process (:func:`~detdesign.detection.bench.interleaved_throughput`: own model per setting, warm-up,
+    rotated order per round); speed-up = the median paired ratio over rounds, with its bootstrap interval."""
     cfg = DetectorConfig(image_size=S.image_size, num_classes=len(train.classes))
-    rows = []
-    for precision, cl in (("fp32", False), ("fp32", True), ("bf16", True)):
-        r = train_overhead(cfg, train, batch_size=S.batch_size, steps=S.speed_steps, seed=seed, precision=precision,
-                           channels_last=cl)
-        rows.append({"precision": precision, "channels_last": cl, "step_s": r["full_s"],
-                     "images_per_s": r["images_per_s"], "step_samples": tuple(r["full_samples"])})
-    df = pd.DataFrame(rows)
-    df["speedup"] = df["images_per_s"] / df["images_per_s"].iloc[0]
-    base = df["step_samples"].iloc[0]
-    ci = [ratio_of_medians(base, s, seed=seed)[1:] for s in df["step_samples"]]  # speed-up = base / this step
-    df["speedup_lo"], df["speedup_hi"] = [c[0] for c in ci], [c[1] for c in ci]
-    return df
+    settings = [("fp32", False), ("fp32", True), ("bf16", True)]
+    res = interleaved_throughput(cfg, train, settings, batch_size=S.batch_size, rounds=S.speed_steps, seed=seed)
+    return pd.DataFrame([{"precision": p, "channels_last": cl, "step_s": r["step_s"], "images_per_s": r["images_per_s"],
+                          "step_samples": tuple(r["step_samples"]), "speedup": r["speedup"],
+                          "speedup_lo": r["speedup_lo"], "speedup_hi": r["speedup_hi"]}
+                         for (p, cl), r in zip(settings, res)])
 
 
 def jobs(run, S: TestbedSizes, data: dict) -> dict[str, DetectorJob]:
