@@ -128,10 +128,14 @@ class TestbedSizes:
 
 
 @dataclass(frozen=True)
-class PilotSizes:
-    """Sizes of the testbed-v2 pilot of ``00c_testbed`` (:mod:`detdesign.studies.testbed_pilot`): the two most
+class TestbedV2Sizes:
+    """Sizes of testbed v2 in ``00c_testbed`` (:mod:`detdesign.studies.testbed_v2`). The pilot: the two most
     different necks of notebook 04 on each candidate variant, a short schedule equal in *images* for every
-    variant, paired seeds, the no-class floor on the test split."""
+    variant, paired seeds, the no-class floor on the test split. Then on the chosen variant: the reference
+    detector at the schedule S (``ref_*``; seeds ``ref_seeds``, and the first seed again at 2S for the doubling
+    test), and the fp32 / bf16 parity of its final AP at the pilot's schedule (``parity_seeds``)."""
+
+    __test__ = False  # not a pytest class
 
     variants: tuple[str, ...]  # names in detdesign.data.testbed.VARIANTS
     necks: tuple[str, ...]  # labels of detdesign.detection.ablation.NECK_VARIANTS
@@ -145,6 +149,10 @@ class PilotSizes:
     n_test: int
     bootstrap: int  # test-image resamples (paired across the necks of a seed)
     floor_draws: int  # draws of the no-class floor
+    ref_scenes_per_epoch: int
+    ref_epochs: int  # the schedule S of the reference detector (2S doubles the epochs)
+    ref_seeds: tuple[int, ...]
+    parity_seeds: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -242,7 +250,7 @@ class Profile:
     msep: MSEPSizes
     dynamic: DynamicSizes
     testbed: TestbedSizes
-    pilot: PilotSizes
+    testbed_v2: TestbedV2Sizes
     zen_search: ZenSearchSizes
     grid: GridSizes
     effdet: EffDetSizes
@@ -271,9 +279,10 @@ _PROFILES = {
         testbed=TestbedSizes(image_size=128, n_train=16, n_val=8, n_test=8, epochs=2, batch_size=4, lr=2e-3,
                              ema=0.9, max_iters_per_epoch=2, seeds=(0,), bccd_epochs=1, bootstrap=20,
                              speed_steps=1, grid_images=2),
-        pilot=PilotSizes(variants=("v2-4c-128",), necks=("FPN matched", "BiFPN softmax"), seeds=(0,),
-                         scenes_per_epoch=8, epochs=1, batch_size=4, lr=2e-3, ema=0.9, n_val=4, n_test=8,
-                         bootstrap=10, floor_draws=1),
+        testbed_v2=TestbedV2Sizes(
+            variants=("v2-4c-128",), necks=("FPN matched", "BiFPN softmax"), seeds=(0,), scenes_per_epoch=8, epochs=1,
+            batch_size=4, lr=2e-3, ema=0.9, n_val=4, n_test=8, bootstrap=10, floor_draws=1, ref_scenes_per_epoch=8,
+            ref_epochs=1, ref_seeds=(0,), parity_seeds=(0,)),
         zen_search=ZenSearchSizes(objectives=ZEN_OBJECTIVES, population=3, iterations=3,
                                   proxy_batch=4, params=1e6, macs=10e6, max_layers=18, train_per_class=8,
                                   val_per_class=4, test_per_class=4, epochs=1, batch_size=32, lr=0.1,
@@ -308,9 +317,10 @@ _PROFILES = {
         testbed=TestbedSizes(image_size=256, n_train=96, n_val=48, n_test=96, epochs=2, batch_size=8, lr=2e-3,
                              ema=0.99, max_iters_per_epoch=8, seeds=(0,), bccd_epochs=1, bootstrap=50,
                              speed_steps=2, grid_images=6),
-        pilot=PilotSizes(variants=("v2-4c-128", "v2-10c-128"), necks=("FPN matched", "BiFPN softmax"), seeds=(0,),
-                         scenes_per_epoch=48, epochs=1, batch_size=8, lr=2e-3, ema=0.99, n_val=16, n_test=48,
-                         bootstrap=30, floor_draws=2),
+        testbed_v2=TestbedV2Sizes(
+            variants=("v2-4c-128", "v2-10c-128"), necks=("FPN matched", "BiFPN softmax"), seeds=(0,),
+            scenes_per_epoch=48, epochs=1, batch_size=8, lr=2e-3, ema=0.99, n_val=16, n_test=48, bootstrap=30,
+            floor_draws=2, ref_scenes_per_epoch=48, ref_epochs=2, ref_seeds=(0,), parity_seeds=(0,)),
         zen_search=ZenSearchSizes(objectives=ZEN_OBJECTIVES, population=8, iterations=30,
                                   proxy_batch=16, params=1e6, macs=10e6, max_layers=18, train_per_class=50,
                                   val_per_class=20, test_per_class=50, epochs=2, batch_size=64, lr=0.1,
@@ -347,9 +357,10 @@ _PROFILES = {
                              lr=2e-3, ema=0.998, max_iters_per_epoch=None, seeds=(0, 1), bccd_epochs=24,
                              bootstrap=200, speed_steps=6, grid_images=6),
         # 16,000 training images per run (1,000 steps of 16), the same for every variant: ~2 min at 128 px, ~6 at 256
-        pilot=PilotSizes(variants=("v2-4c-256", "v2-4c-128", "v2-10c-128"), necks=("FPN matched", "BiFPN softmax"),
-                         seeds=(0, 1), scenes_per_epoch=2000, epochs=8, batch_size=16, lr=2e-3, ema=0.995,
-                         n_val=100, n_test=500, bootstrap=200, floor_draws=5),
+        testbed_v2=TestbedV2Sizes(
+            variants=("v2-4c-256", "v2-4c-128", "v2-10c-128"), necks=("FPN matched", "BiFPN softmax"), seeds=(0, 1),
+            scenes_per_epoch=2000, epochs=8, batch_size=16, lr=2e-3, ema=0.995, n_val=100, n_test=500, bootstrap=200,
+            floor_draws=5, ref_scenes_per_epoch=4000, ref_epochs=12, ref_seeds=(0, 1), parity_seeds=(0, 1)),
         zen_search=ZenSearchSizes(objectives=ZEN_OBJECTIVES, population=64, iterations=1000,
                                   proxy_batch=64, params=1e6, macs=10e6, max_layers=18, train_per_class=1000,
                                   val_per_class=100, test_per_class=None, epochs=15, batch_size=128, lr=0.1,

@@ -35,6 +35,12 @@ CIFAR_GRID_TOP1 = "top-1, CIFAR-10 (300 train images per class, 10,000 test), gr
 CIFAR_ZEN_TOP1 = "top-1, CIFAR-10 (1,000 train images per class, 10,000 test), Zen-NAS recipe"
 
 
+def scenes_v2_ap(variant: str, schedule: str) -> str:
+    """The instrument of test AP on testbed-v2 variant ``variant`` (online scenes) under ``schedule`` (e.g. the
+    pilot's or the reference S): groups of different variants or schedules are never pooled together."""
+    return f"AP, testbed {variant} (online scenes), {schedule}"
+
+
 @dataclass(frozen=True)
 class SeedNoise:
     """The pooled seed SD of one instrument: ``sd`` (NaN without a group of two), degrees of freedom ``dof``,
