@@ -14,6 +14,7 @@ import argparse
 import csv
 import os
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -97,6 +98,8 @@ def main() -> int:
     ap.add_argument("--no-cell-bar", dest="cell_bar", action="store_false",
                     help="hide papermill's per-cell progress bar (stderr)")
     args = ap.parse_args()
+    if args.profile not in profile_names():  # argparse checks choices only for a value given on the command line
+        ap.error(f"profile {args.profile!r} (from $DETDESIGN_PROFILE) is not one of {', '.join(profile_names())}")
     notebooks = sorted(p for p in args.notebooks.glob("[0-9]*.ipynb") if p.name.startswith(args.only))
     if not notebooks:
         print(f"no notebook matches {args.only!r}", file=sys.stderr)
@@ -118,7 +121,10 @@ def main() -> int:
         out = out_dir / nb.name
         t0 = time.perf_counter()
         print(f"[{args.profile}] {nb.name} ...", flush=True)
-        tmp = out.with_name(f".{out.stem}.running.ipynb")  # a killed run never leaves a half-executed notebook
+        # a unique temporary name (two runs never share it); a killed run never leaves a half-executed notebook
+        fd, name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".running.ipynb", dir=out.parent)
+        os.close(fd)
+        tmp = Path(name)
         echo = ProgressEcho(log, f"[{args.profile}] {nb.stem}:")
         echo.start()
         try:
@@ -126,6 +132,13 @@ def main() -> int:
                                 progress_bar=args.cell_bar)
             clean(tmp)
             os.replace(tmp, out)
+        except Exception:
+            failed = args.runs / args.profile / "failed" / nb.name
+            failed.parent.mkdir(parents=True, exist_ok=True)
+            if tmp.exists() and tmp.stat().st_size:
+                os.replace(tmp, failed)  # the executed copy, error included, to inspect
+                print(f"[{args.profile}] {nb.name} FAILED: the executed copy is {failed}", file=sys.stderr)
+            raise
         finally:
             echo.stop.set()
             tmp.unlink(missing_ok=True)

@@ -58,13 +58,29 @@ class ExecutorConfig:
             raise ValueError(f"workers and threads must be >= 1, got {self.workers}, {self.threads}")
 
 
+def _workers_from_env() -> int:
+    """``$DETDESIGN_WORKERS`` (default: one per core, at most 8), checked: an integer from 1 to 4x the cores."""
+    cores = os.cpu_count() or 1
+    raw = os.environ.get(WORKERS_ENV)
+    if raw is None or not raw.strip():
+        return max(1, min(cores, 8))
+    try:
+        n = int(raw)
+    except ValueError:
+        raise ValueError(f"{WORKERS_ENV}={raw!r} must be a whole number of workers, e.g. {WORKERS_ENV}=2") from None
+    if not 1 <= n <= 4 * cores:
+        raise ValueError(f"{WORKERS_ENV}={n} must lie in 1..{4 * cores} on this machine ({cores} cores): each "
+                         "worker runs one job and its torch threads; unset it for one worker per core")
+    return n
+
+
 def executor_from_env(default: str = "serial") -> ExecutorConfig:
     """``$DETDESIGN_DASK``: unset -> ``default``; ``serial``; ``local`` -> a LocalCluster; ``tcp://...`` -> Dask.
 
     ``$DETDESIGN_WORKERS`` sets the local cluster's worker count (default: one per core, at most 8).
     """
     value = os.environ.get(DASK_ENV, "").strip()
-    workers = int(os.environ.get(WORKERS_ENV, max(1, min(os.cpu_count() or 1, 8))))
+    workers = _workers_from_env()
     kind = value or default
     if kind == "local":
         kind = "processes"

@@ -16,6 +16,7 @@ import matplotlib.patches
 import matplotlib.pyplot as plt
 import seaborn as sns
 
+from detdesign.atomic import atomic_path
 from detdesign.outputs import outputs
 
 PALETTE = "colorblind"
@@ -41,8 +42,10 @@ def savefig(fig: plt.Figure, name: str, profile: str, seed: int = 0) -> Path:
     folder = outputs(profile, seed).figures
     folder.mkdir(parents=True, exist_ok=True)
     png = folder / f"{name}.png"
-    fig.savefig(png, metadata={"Software": None})
-    fig.savefig(folder / f"{name}.svg", metadata={"Date": None, "Creator": None})
+    with atomic_path(png, ".png") as tmp:  # a kill mid-write never leaves a truncated published figure
+        fig.savefig(tmp, metadata={"Software": None})
+    with atomic_path(folder / f"{name}.svg", ".svg") as tmp:
+        fig.savefig(tmp, metadata={"Date": None, "Creator": None})
     return png
 
 

@@ -36,7 +36,13 @@ def deterministic(threads: int | None = None) -> int:
     Returns the thread count in use. On CPU this makes reruns bit-identical for the same seed.
     """
     if threads is None:
-        threads = int(os.environ.get("DETDESIGN_THREADS", min(os.cpu_count() or 1, 8)))
+        raw = os.environ.get("DETDESIGN_THREADS", "").strip()
+        try:
+            threads = int(raw) if raw else min(os.cpu_count() or 1, 8)
+        except ValueError:
+            raise ValueError(f"DETDESIGN_THREADS={raw!r} must be a whole number of threads, e.g. 2") from None
+        if threads < 1:
+            raise ValueError(f"DETDESIGN_THREADS={threads} must be >= 1 (unset it for one thread per core)")
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
     torch.set_num_threads(threads)

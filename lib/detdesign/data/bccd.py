@@ -78,6 +78,8 @@ def parse_annotation(xml_path: Path, image_id: int, image_dir: Path) -> tuple[Re
         if obj["name"] not in CLASSES:
             raise ValueError(f"{xml_path}: unknown class {obj['name']!r}; expected one of {CLASSES}")
         b = [float(obj["bndbox"][k]) for k in ("xmin", "ymin", "xmax", "ymax")]
+        if not all(np.isfinite(b)):
+            raise ValueError(f"{xml_path}: object {obj['name']!r} has a non-finite box {b}; fix or restore the file")
         c = [min(max(b[0], 0), width), min(max(b[1], 0), height), min(max(b[2], 0), width),
              min(max(b[3], 0), height)]
         clipped += c != b

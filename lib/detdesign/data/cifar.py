@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from detdesign.atomic import atomic_path
 from detdesign.data.root import data_root, default_cache_dir, download_wanted, not_found
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -119,7 +120,21 @@ def _zip_members(zf: zipfile.ZipFile, split: str) -> list[tuple[str, int]]:
             members.append((name, CLASSES.index(parts[1])))
     if not members:
         raise ValueError(f"{zf.filename} has no {split}/<class>/*.jpg members; is it the CIFAR-10 JPEG zip?")
+    _check_counts([m[1] for m in members], split, str(zf.filename))
     return sorted(members, key=lambda m: (m[1], m[0]))
+
+
+PER_CLASS = {"train": 5000, "test": 1000}  # CIFAR-10's images per class in each split
+
+
+def _check_counts(labels, split: str, where: str) -> None:
+    """Fail naming the shortfall when ``where`` lacks images of a class (a damaged or partial copy)."""
+    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=len(CLASSES))
+    short = {CLASSES[c]: int(n) for c, n in enumerate(counts) if n != PER_CLASS[split]}
+    if short:
+        raise ValueError(f"{where}: the CIFAR-10 {split} split must hold {PER_CLASS[split]:,} images per class; "
+                         f"found {short} ({int(counts.sum()):,} in all): the copy is incomplete or damaged, "
+                         "restore it (or delete it and download with DETDESIGN_DOWNLOAD=1)")
 
 
 def _decode(zf: zipfile.ZipFile, members) -> tuple[np.ndarray, np.ndarray]:
@@ -170,9 +185,8 @@ def load_cifar10(split: str = "train", *, root=None, n_per_class: int | None = N
                     x, y = _decode(zf, [members[i] for i in idx])
                     return Cifar(x, y, "jpeg-zip")
                 x, y = _decode(zf, members)
-            tmp = npz.with_suffix(".tmp.npz")
-            np.savez(tmp, images=x, labels=y)
-            tmp.replace(npz)
+            with atomic_path(npz, ".npz") as tmp:
+                np.savez(tmp, images=x, labels=y)
             found = (x, y), "jpeg-zip"
     if found is None:
         if not download_wanted(download):
@@ -180,6 +194,7 @@ def load_cifar10(split: str = "train", *, root=None, n_per_class: int | None = N
                             "or allow the official download with DETDESIGN_DOWNLOAD=1 or download=True")
         found = _download(split, cache)
     (x, y), source = found
+    _check_counts(y, split, f"CIFAR-10 ({source}) under {base}")
     if n_per_class is not None:
         idx = _subset_index(y, n_per_class, seed)
         x, y = x[idx], y[idx]

@@ -88,17 +88,25 @@ def safe_members(zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
 
 def extract_subtree(zf: zipfile.ZipFile, prefix: str, folder: Path) -> int:
     """Write the members under ``prefix`` (a folder inside the archive) to ``folder``, prefix stripped.
-    Returns the number of files written; refuses unsafe members first (:func:`safe_members`)."""
-    n = 0
+    Returns the number of files written. Every member is checked before anything is written: the whole name
+    (:func:`safe_members`) and the path actually written once ``prefix`` is stripped (``"<prefix>//etc/x"``
+    passes the first check but would be written at ``/etc/x``)."""
+    base, plan = folder.resolve(), []
     for info in safe_members(zf):
         if info.is_dir() or not info.filename.startswith(prefix):
             continue
-        out = folder / info.filename[len(prefix):]
+        rest = info.filename[len(prefix):].replace("\\", "/")
+        parts = PurePosixPath(rest).parts
+        out = (folder / rest).resolve()
+        if rest.startswith("/") or not parts or ".." in parts or not out.is_relative_to(base):
+            raise ValueError(f"archive {zf.filename or '<bytes>'}: member {info.filename!r} would be written at "
+                             f"{rest!r}, outside {folder} once {prefix!r} is stripped; refusing to unpack it")
+        plan.append((info, out))
+    for info, out in plan:
         out.parent.mkdir(parents=True, exist_ok=True)
         with zf.open(info) as src, open(out, "wb") as dst:
             shutil.copyfileobj(src, dst)
-        n += 1
-    return n
+    return len(plan)
 
 
 def install(staging: Path, target: Path) -> Path:

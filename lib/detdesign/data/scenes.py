@@ -35,6 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from detdesign.atomic import atomic_path
 from detdesign.data.bccd import Record
 from detdesign.data.cifar import CLASSES, load_cifar10
 from detdesign.data.root import default_cache_dir
@@ -178,10 +179,8 @@ def generate(cfg: SceneConfig, split: str, n: int) -> dict:
               "counts": np.array([len(o[2]) for o in out]),
               "boxes": np.concatenate([o[1] for o in out]), "labels": np.concatenate([o[2] for o in out]),
               **{k: np.array([o[3][k] for o in out]) for k in ("n_objects", "min_side", "max_occlusion")}}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(path)
+    with atomic_path(path, ".npz") as tmp:  # unique name: two processes may generate the same split at once
+        np.savez(tmp, **arrays)
     return arrays
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from detdesign.atomic import atomic_path
 from detdesign.detection.config import TrainConfig
 from detdesign.detection.data import Preprocessed, TrainView, augmenter, collate
 from detdesign.detection.model import build_detector
@@ -60,9 +61,8 @@ def _optimizer(model, cfg: TrainConfig):
 
 
 def _save(path: Path, state: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
 
 
 def _load(path: Path) -> dict:
@@ -148,6 +148,10 @@ class _Loop:
                        for t in targets]
             with autocast(cfg.precision, self.device):
                 loss, per = model.loss(images, targets)
+            if not torch.isfinite(loss):
+                raise ValueError(f"{desc}: the training loss is {loss.item()} at epoch {self.epoch + 1}, step {it + 1} "
+                                 "(non-finite images or boxes, or a learning rate too high); nothing after the last "
+                                 "checkpoint was kept")
             optimizer_step(loss, self.opt, self.sched, model.parameters(), clip=10.0)
             if self.ema is not None:
                 self.ema.update(model)
@@ -216,8 +220,6 @@ def fit(cfg, tcfg: TrainConfig, data: Preprocessed, base_dir: str | os.PathLike,
     if trained.epochs_run:
         meta.setdefault("segment_epochs", []).append(trained.epochs_run)
     meta.update(seconds=trained.seconds, epochs=tcfg.epochs)
-    run.mkdir(parents=True, exist_ok=True)
-    tmp = meta_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(meta))
-    os.replace(tmp, meta_path)
+    with atomic_path(meta_path) as tmp:
+        tmp.write_text(json.dumps(meta))
     return Fit(model.eval(), trained.history, trained.curve, meta["seconds"], convergence(trained.curve))

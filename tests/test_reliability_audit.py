@@ -1,0 +1,135 @@
+"""Regression tests for the defects the adversarial audit found (the reliability issue): each failed before."""
+
+import subprocess
+import sys
+import threading
+import zipfile
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+
+from detdesign.atomic import atomic_path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_an_archive_member_that_escapes_after_the_prefix_is_stripped_writes_nothing(tmp_path):
+    from detdesign.data.download import extract_subtree
+
+    outside = tmp_path / "outside.txt"
+    path = tmp_path / "x.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("BCCD_Dataset-x/BCCD/ok.txt", b"fine")
+        zf.writestr(f"BCCD_Dataset-x/BCCD//{outside.as_posix().lstrip('/')}", b"evil")  # passes the name check
+    target = tmp_path / "target"
+    target.mkdir()
+    with zipfile.ZipFile(path) as zf, pytest.raises(ValueError, match="outside"):
+        extract_subtree(zf, "BCCD_Dataset-x/BCCD/", target)
+    assert not outside.exists() and not any(target.iterdir())  # refused before anything was written
+
+
+def test_a_savefig_killed_midway_leaves_the_published_figure_whole(tmp_path, monkeypatch, isolated_outputs):
+    from detdesign import plotting
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1])
+    png = plotting.savefig(fig, "f", "full")
+    before = png.read_bytes()
+    real = type(fig).savefig
+
+    def dies(self, fname, **kw):
+        Path(fname).write_bytes(b"\x89PNG half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(type(fig), "savefig", dies)
+    with pytest.raises(KeyboardInterrupt):
+        plotting.savefig(fig, "f", "full")
+    monkeypatch.setattr(type(fig), "savefig", real)
+    assert png.read_bytes() == before
+    assert not list(png.parent.glob(".*tmp*"))
+    plt.close(fig)
+
+
+def test_two_writers_of_one_file_never_share_a_temporary_name(tmp_path):
+    target, names, errors = tmp_path / "scenes.npz", [], []
+
+    def write(value):
+        try:
+            with atomic_path(target, ".npz") as tmp:
+                names.append(tmp.name)
+                np.savez(tmp, x=np.full(1000, value))
+        except Exception as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=write, args=(v,)) for v in range(4)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert not errors and len(set(names)) == 4
+    with np.load(target) as f:
+        assert f["x"][0] in range(4) and (f["x"] == f["x"][0]).all()
+
+
+def test_training_stops_on_a_non_finite_loss_naming_epoch_and_step(root, tmp_path):
+    from detdesign.data.scenes import SceneConfig, load_scenes
+    from detdesign.data.testbed import DISTINCT4, TestbedVariant
+    from detdesign.detection import TrainConfig, build_detector, train
+    from detdesign.detection.recipe import testbed_detector as variant_detector
+
+    v = TestbedVariant("t", SceneConfig(canvas=64, min_size=8, max_size=40, objects=(1, 2), classes=DISTINCT4))
+    data = load_scenes("train", 4, v.scenes)
+    model = build_detector(variant_detector(v))
+    with torch.no_grad():
+        next(model.parameters()).fill_(float("nan"))
+    with pytest.raises(ValueError, match=r"loss is nan at epoch 1, step 1"):
+        train(model, data, TrainConfig(epochs=1, batch_size=2, warmup_iters=1))
+
+
+def test_a_non_finite_bccd_box_names_its_file(tmp_path):
+    from detdesign.data.bccd import parse_annotation
+
+    xml = tmp_path / "a.xml"
+    xml.write_text("<annotation><filename>a.jpg</filename><size><width>640</width><height>480</height></size>"
+                   "<object><name>RBC</name><bndbox><xmin>nan</xmin><ymin>1</ymin><xmax>9</xmax><ymax>9</ymax>"
+                   "</bndbox></object></annotation>")
+    with pytest.raises(ValueError, match=r"a\.xml.*non-finite box"):
+        parse_annotation(xml, 1, tmp_path)
+
+
+def test_an_incomplete_cifar_copy_names_the_missing_class():
+    from detdesign.data.cifar import _check_counts
+
+    labels = np.repeat(np.arange(10), 1000)
+    _check_counts(labels, "test", "copy")  # complete: no error
+    with pytest.raises(ValueError, match=r"'cat': 0"):
+        _check_counts(labels[labels != 3], "test", "copy")
+    with pytest.raises(ValueError, match=r"'airplane': 999"):
+        _check_counts(labels[1:], "test", "copy")
+
+
+@pytest.mark.parametrize(("var", "value", "message"), [
+    ("DETDESIGN_WORKERS", "0", "DETDESIGN_WORKERS=0 must lie in 1.."),
+    ("DETDESIGN_WORKERS", "500", "DETDESIGN_WORKERS=500 must lie in 1.."),
+    ("DETDESIGN_WORKERS", "two", "DETDESIGN_WORKERS='two' must be a whole number"),
+    ("DETDESIGN_THREADS", "x", "DETDESIGN_THREADS='x' must be a whole number"),
+    ("DETDESIGN_THREADS", "0", "DETDESIGN_THREADS=0 must be >= 1"),
+])
+def test_a_bad_environment_variable_is_named_in_one_line(monkeypatch, var, value, message):
+    from detdesign import Run, repro
+
+    monkeypatch.setenv(var, value)
+    with pytest.raises(ValueError, match=message):
+        Run.from_env("smoke").setup() if var == "DETDESIGN_WORKERS" else repro.deterministic()
+
+
+def test_a_bogus_profile_from_the_environment_is_refused_before_anything_runs(tmp_path):
+    env = {"DETDESIGN_PROFILE": "bogus", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    r = subprocess.run([sys.executable, str(REPO / "scripts" / "run_notebooks.py"), "--runs", str(tmp_path / "runs")],
+                       env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "'bogus'" in r.stderr and "DETDESIGN_PROFILE" in r.stderr
+    assert not (tmp_path / "runs" / "bogus").exists()
