@@ -133,3 +133,22 @@ def test_a_bogus_profile_from_the_environment_is_refused_before_anything_runs(tm
                        env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "'bogus'" in r.stderr and "DETDESIGN_PROFILE" in r.stderr
     assert not (tmp_path / "runs" / "bogus").exists()
+
+
+def _threads(item):
+    return torch.get_num_threads()
+
+
+def test_serial_and_cluster_jobs_get_the_same_threads_by_default(monkeypatch):
+    from detdesign.executor import ExecutorConfig, job_threads, run_map
+
+    monkeypatch.delenv("DETDESIGN_JOB_THREADS", raising=False)
+    assert job_threads(ExecutorConfig("serial")) == job_threads(ExecutorConfig("processes")) == 1
+    torch.set_num_threads(2)
+    assert run_map(_threads, [0, 1], cfg=ExecutorConfig("serial"), show_progress=False) == [1, 1]
+    assert torch.get_num_threads() == 2  # the notebook's own setting is restored after the jobs
+    monkeypatch.setenv("DETDESIGN_JOB_THREADS", "2")
+    assert job_threads(ExecutorConfig("processes")) == 2 and job_threads(ExecutorConfig("serial", threads=3)) == 3
+    monkeypatch.setenv("DETDESIGN_JOB_THREADS", "0")
+    with pytest.raises(ValueError, match="DETDESIGN_JOB_THREADS=0"):
+        job_threads(ExecutorConfig())

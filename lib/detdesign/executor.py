@@ -18,8 +18,10 @@ Guarantees, on every backend:
   loses a worker, or is split across machines resumes and loses no finished job;
 - a job never sees its position in the queue: seeds must come from the job's content
   (:func:`detdesign.results.seed_for`), so serial, process and Dask runs give identical results;
-- every job runs with ``threads`` torch threads (default 1 per job on a cluster, all of them serially), set
-  inside the job, so one worker's thread count never leaks into another's numbers.
+- every job runs with the same number of torch threads whatever the executor (:func:`job_threads`: 1 unless
+  ``ExecutorConfig.threads`` or ``$DETDESIGN_JOB_THREADS`` says otherwise), set inside the job, so a serial run
+  and a cluster run give identical numbers by default (threaded reductions change the last digits, and a
+  training amplifies them), and one worker's thread count never leaks into another's numbers.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from detdesign.progress import progress
 
 DASK_ENV = "DETDESIGN_DASK"
 WORKERS_ENV = "DETDESIGN_WORKERS"
+JOB_THREADS_ENV = "DETDESIGN_JOB_THREADS"
 KINDS = ("serial", "processes", "dask")
 
 
@@ -39,8 +42,8 @@ KINDS = ("serial", "processes", "dask")
 class ExecutorConfig:
     """Which backend runs populations: ``kind`` in :data:`KINDS`; ``address`` of a scheduler for ``dask``.
 
-    ``workers``: worker processes of a local cluster; ``threads``: torch threads per job (``None``: the
-    process's current setting for ``serial``, 1 on a cluster).
+    ``workers``: worker processes of a local cluster; ``threads``: torch threads per job (``None``:
+    :func:`job_threads`, the same for every kind).
     """
 
     kind: str = "serial"
@@ -132,13 +135,35 @@ class Pool:
         self.client = self.cluster = None
 
 
-def _job(fn: Callable, item, threads: int | None, shared: dict):
-    """One job as a worker runs it: fixed torch threads, then ``fn(item, **shared)``."""
-    if threads is not None:
-        import torch
+def job_threads(cfg: ExecutorConfig) -> int:
+    """The torch threads of every job of ``cfg``: ``cfg.threads``, else ``$DETDESIGN_JOB_THREADS``, else 1 -- never
+    the executor's own choice, so serial and cluster runs of a population compute identical numbers. (A serial run
+    of a few long jobs on an idle machine may set ``DETDESIGN_JOB_THREADS=2``: faster, last digits may differ.)"""
+    if cfg.threads is not None:
+        return cfg.threads
+    raw = os.environ.get(JOB_THREADS_ENV, "").strip()
+    if not raw:
+        return 1
+    try:
+        n = int(raw)
+    except ValueError:
+        raise ValueError(f"{JOB_THREADS_ENV}={raw!r} must be a whole number of threads, e.g. 1") from None
+    if n < 1:
+        raise ValueError(f"{JOB_THREADS_ENV}={n} must be >= 1")
+    return n
 
-        torch.set_num_threads(threads)
-    return fn(item, **shared)
+
+def _job(fn: Callable, item, threads: int, shared: dict):
+    """One job as a worker runs it: fixed torch threads (restored afterwards in a serial run), then
+    ``fn(item, **shared)``."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return fn(item, **shared)
+    finally:
+        torch.set_num_threads(before)
 
 
 def run_map(fn: Callable, items: Iterable, *, cfg: ExecutorConfig, pool: Pool | None = None,
@@ -173,7 +198,7 @@ def run_map(fn: Callable, items: Iterable, *, cfg: ExecutorConfig, pool: Pool | 
 
     if cfg.kind == "serial" or len(todo) == 0:
         for k, it in todo.items():
-            store(k, _job(fn, it, cfg.threads, shared))
+            store(k, _job(fn, it, job_threads(cfg), shared))
     else:
         _dask_map(fn, todo, cfg, pool or Pool(), shared, store)
     bar.close()
@@ -197,7 +222,7 @@ def _dask_map(fn, todo: dict, cfg: ExecutorConfig, pool: Pool, shared: dict, sto
     from dask.distributed import as_completed
 
     client = pool.get(cfg)
-    threads = cfg.threads or 1
+    threads = job_threads(cfg)
     remote = _scatter(client, shared)
 
     def submit(it):
