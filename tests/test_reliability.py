@@ -238,6 +238,25 @@ def test_train_overhead_reports_the_interval_its_claim_decides_on(root):
     assert timing_outcome(r["ratio_lo"], r["ratio_hi"], r["ratio"]) == "inconclusive" or r["ratio_lo"] == r["ratio_hi"]
 
 
+def test_an_impossible_overhead_ratio_is_a_failed_measurement(root, monkeypatch):
+    """A full step faster than its own forward+backward (a busy machine) is flagged, never a result."""
+    import detdesign.detection.bench as bench
+    from detdesign.detection import DetectorConfig, Preprocessed, preprocess
+
+    ticks = iter(range(10_000))
+    calls = {"n": 0}
+
+    def clock():  # the bare pass "takes" 10 ticks, the full step 1: ratio 0.1
+        calls["n"] += 1
+        return float(next(ticks)) * (10 if calls["n"] % 4 in (1, 2) else 1)
+
+    pre = preprocess(load_bccd("train"), 64)
+    data = Preprocessed(pre.images[:4], pre.targets[:4], pre.records[:4], 64)
+    monkeypatch.setattr(bench.time, "perf_counter", clock)
+    r = bench.train_overhead(DetectorConfig(image_size=64), data, batch_size=2, steps=2)
+    assert r["ratio"] < bench.MIN_PLAUSIBLE_RATIO and r["valid"] is False
+
+
 def test_digest_helpers_are_plain_sha256(tmp_path):
     (tmp_path / "t" / "d").mkdir(parents=True)
     (tmp_path / "t" / "d" / "a").write_bytes(b"x")

@@ -12,6 +12,7 @@ import torch
 
 from detdesign.claims import Claim, Precondition, at_least, decided, interval, timing_outcome
 from detdesign.detection import DetectorConfig, TrainConfig, evaluate, fit
+from detdesign.detection.bench import MIN_PLAUSIBLE_RATIO
 from detdesign.measure import count_flops, count_params, measure_latency
 from detdesign.profiles import DetectorSizes
 
@@ -99,7 +100,9 @@ def claims(metrics: pd.DataFrame, overhead: dict, S: DetectorSizes | None = None
               f"ratio of medians over {len(overhead['full_samples'])} repeats, batch 8; inconclusive when the "
               "target lies inside the timing interval",
               interval=interval(overhead["ratio_lo"], overhead["ratio_hi"], "{:.2f}", "95% bootstrap over repeats"),
-              timing=True, kind="target"),
+              timing=True, kind="target", preconditions=(Precondition(
+                  "a physically possible measurement (full step >= its own forward+backward)",
+                  f"{overhead['ratio']:.2f}x", f">= {MIN_PLAUSIBLE_RATIO}", bool(overhead.get("valid", True))),)),
     ]
 
 
