@@ -47,14 +47,13 @@ def test_killing_a_full_run_leaves_the_published_notebook_untouched(tmp_path):
     published = _notebook(nbs, "01_slow.ipynb", "import time\nprint('started', flush=True)\ntime.sleep(120)")
     before = published.read_bytes()
     proc = _runner("--profile", "full", "--notebooks", str(nbs), "--runs", str(tmp_path / "runs"))
-    running = nbs / ".01_slow.running.ipynb"
     deadline = time.time() + 90
-    while not running.exists() and time.time() < deadline:  # papermill writes its output as the cell starts
+    while not list(nbs.glob(".01_slow.*.running.ipynb")) and time.time() < deadline:  # a unique temporary name
         time.sleep(0.5)
     time.sleep(2)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
-    assert running.exists(), "the runner never started the notebook"
+    assert list(nbs.glob(".01_slow.*.running.ipynb")), "the runner never started the notebook"
     assert published.read_bytes() == before  # a kill damages only the hidden, git-ignored working file
     assert ".*.running.ipynb" in (REPO / ".gitignore").read_text()
 
@@ -87,7 +86,8 @@ def test_a_cache_row_missing_a_field_is_recomputed_never_used(tmp_path):
 def test_a_bumped_code_version_recomputes_and_version_one_keeps_published_keys(tmp_path):
     path = tmp_path / "c.json"
     ResultCache(path).put("k", {"x": 1})
-    assert json.loads(path.read_text()) == {"k": {"x": 1}}  # version 1 = the plain keys of published caches
+    # version 1 = the plain keys of published caches; each new row records the version that wrote it
+    assert json.loads(path.read_text()) == {"k": {"x": 1, "_version": 1}}
     v2 = ResultCache(path, version=2)
     assert "k" not in v2 and len(v2) == 0
     assert v2.get_or_compute("k", lambda: {"x": 2}) == {"x": 2}

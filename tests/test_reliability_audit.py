@@ -152,3 +152,30 @@ def test_serial_and_cluster_jobs_get_the_same_threads_by_default(monkeypatch):
     monkeypatch.setenv("DETDESIGN_JOB_THREADS", "0")
     with pytest.raises(ValueError, match="DETDESIGN_JOB_THREADS=0"):
         job_threads(ExecutorConfig())
+
+
+@pytest.mark.parametrize(("bad", "why"), [
+    ('"false"', "str, expected bool"), ("null", "null, expected bool"), ("NaN", "invalid"),
+    ("Infinity", "invalid"), ('{"a": 1}', "invalid"), ("1", "number, expected bool"),
+])
+def test_a_cached_value_of_the_wrong_kind_is_recomputed_never_used(tmp_path, bad, why):
+    from detdesign.results import ResultCache
+
+    path = tmp_path / "c.json"
+    rows = ", ".join(f'"r{i}": {{"overflow": true, "x": {i}.5}}' for i in range(3))
+    path.write_text(f'{{{rows}, "bad": {{"overflow": {bad}, "x": 0.5}}}}')
+    cache = ResultCache(path, fields=("overflow",))
+    with pytest.warns(UserWarning, match=why):
+        assert cache.get("bad") is None
+    assert sorted(cache) == ["r0", "r1", "r2"]
+    assert cache.get_or_compute("bad", lambda: {"overflow": False, "x": 1.0}) == {"overflow": False, "x": 1.0}
+
+
+def test_a_row_whose_recorded_version_disagrees_with_its_key_is_not_used(tmp_path):
+    from detdesign.results import ResultCache
+
+    path = tmp_path / "c.json"
+    path.write_text('{"k": {"x": 1, "_version": 2}, "j": {"x": 2, "_version": 1}}')
+    with pytest.warns(UserWarning, match="_version=2"):
+        assert ResultCache(path).get("k") is None
+    assert ResultCache(path).get("j") == {"x": 2}

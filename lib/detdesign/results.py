@@ -12,6 +12,12 @@ Rows are stored as one JSON file ``{key: row}`` under the profile's cache folder
   bump, so a semantic change of the code recomputes instead of reusing a stale row.
 - **Validated.** With ``fields`` (the columns every row must carry) a stored row that lacks one is never
   returned: ``get`` treats it as missing (so it is recomputed) and warns once, naming the file and the row.
+  Values are checked by kind too (:func:`value_kind`): a nested object, a bare JSON ``NaN``/``Infinity`` (this
+  cache writes non-finite floats as the strings ``"nan"``/``"inf"``), or a value whose kind differs from the kind
+  the file's other rows hold for that field (``"overflow": "false"`` among booleans, ``null`` among numbers)
+  makes the row invalid: recomputed, never used. Each new row records the cache ``version`` that wrote it
+  (``_version``, stripped on read); a row whose recorded version differs from the one it is stored under is
+  invalid.
   A file that is not a JSON object of objects is an error that names it and says that deleting it recomputes.
 
 Reopening the cache reads back every row written so far, so a rerun skips the work already done::
@@ -37,6 +43,39 @@ import pandas as pd
 from filelock import FileLock
 
 _VERSIONED = re.compile(r"\|v([0-9]+)$")
+_BAD_CONSTANT = "\x00bare JSON constant "  # how a bare NaN / Infinity token of a hand-edited file is read
+VERSION_FIELD = "_version"
+
+
+def value_kind(v) -> str:
+    """The kind of a stored value: ``bool``, ``number`` (ints, floats, and the ``"nan"``/``"inf"``/``"-inf"`` this
+    cache writes for non-finite floats), ``str``, ``list``, ``null``, or ``invalid`` (a nested object, a bare JSON
+    NaN/Infinity token)."""
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, (int, float)):
+        return "number"
+    if isinstance(v, str):
+        return "invalid" if v.startswith(_BAD_CONSTANT) else "number" if v in ("nan", "inf", "-inf") else "str"
+    if v is None:
+        return "null"
+    return "list" if isinstance(v, list) else "invalid"
+
+
+def _majority_kinds(rows: dict[str, dict]) -> dict[str, str]:
+    """Per field, the kind at least two rows and more than half of the rows holding it agree on."""
+    from collections import Counter
+
+    counts: dict[str, Counter] = {}
+    for row in rows.values():
+        for k, v in row.items():
+            counts.setdefault(k, Counter())[value_kind(v)] += 1
+    out = {}
+    for k, c in counts.items():
+        kind, n = c.most_common(1)[0]
+        if n >= 2 and 2 * n > sum(c.values()) and kind != "invalid":
+            out[k] = kind
+    return out
 
 
 def _jsonable(row: dict) -> dict:
@@ -53,7 +92,7 @@ def _jsonable(row: dict) -> dict:
 
 
 def _decode(row: dict) -> dict:
-    return {k: float(v) if v in ("inf", "-inf", "nan") else v for k, v in row.items()}
+    return {k: float(v) if v in ("inf", "-inf", "nan") else v for k, v in row.items() if k != VERSION_FIELD}
 
 
 def _read(path: Path) -> dict[str, dict]:
@@ -62,7 +101,7 @@ def _read(path: Path) -> dict[str, dict]:
         return {}
     text = path.read_text()
     try:
-        data = json.loads(text) if text.strip() else {}
+        data = json.loads(text, parse_constant=lambda c: _BAD_CONSTANT + c) if text.strip() else {}
     except json.JSONDecodeError as err:
         raise ValueError(f"result cache {path} is not valid JSON ({err}); delete it to recompute its rows") from err
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
@@ -90,6 +129,7 @@ class ResultCache:
         self._lock = FileLock(str(self.path.parent / f".{self.path.name}.lock"))
         self._warned: set[str] = set()
         self._rows: dict[str, dict] = _read(self.path)
+        self._kinds = _majority_kinds(self._rows)
 
     def _clean_stale_temps(self) -> None:
         """Remove temporary files of killed writers; only called with the lock held, since every live writer
@@ -108,11 +148,18 @@ class ResultCache:
         if row is None:
             return False
         missing = [f for f in (*self.fields, *fields) if f not in row]
-        if missing and stored not in self._warned:
+        bad = [f"{k}={v!r} ({value_kind(v)}{'' if k not in self._kinds else ', expected ' + self._kinds[k]})"
+               for k, v in row.items() if k != VERSION_FIELD and (value_kind(v) == "invalid" or (
+                   k in self._kinds and value_kind(v) != self._kinds[k]))]
+        m = _VERSIONED.search(stored)
+        if row.get(VERSION_FIELD, int(m.group(1)) if m else 1) != (int(m.group(1)) if m else 1):
+            bad.append(f"{VERSION_FIELD}={row[VERSION_FIELD]!r} (stored as version {int(m.group(1)) if m else 1})")
+        if (missing or bad) and stored not in self._warned:
             self._warned.add(stored)
-            warnings.warn(f"result cache {self.path}: row {key!r} lacks {missing} (written by older code); it is "
-                          "recomputed, not used", stacklevel=3)
-        return not missing
+            what = (f"lacks {missing} (written by older code)" if missing else "") + (
+                ("; " if missing else "") + f"holds {', '.join(bad)}" if bad else "")
+            warnings.warn(f"result cache {self.path}: row {key!r} {what}; it is recomputed, not used", stacklevel=3)
+        return not missing and not bad
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
@@ -142,11 +189,12 @@ class ResultCache:
         if missing:
             raise ValueError(f"result cache {self.path}: the row for {key!r} lacks the fields {missing} this cache "
                              f"requires ({list(self.fields)}); the code that computes it must return them")
-        new = _jsonable(row)
+        new = {**_jsonable(row), VERSION_FIELD: self.version}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
             self._clean_stale_temps()
             self._rows = {**_read(self.path), stored: new}
+            self._kinds = _majority_kinds(self._rows)
             self._write()
 
     def get_or_compute(self, key: str, compute: Callable[[], dict], *, fields: Iterable[str] = ()) -> dict:
