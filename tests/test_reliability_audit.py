@@ -179,3 +179,32 @@ def test_a_row_whose_recorded_version_disagrees_with_its_key_is_not_used(tmp_pat
     with pytest.warns(UserWarning, match="_version=2"):
         assert ResultCache(path).get("k") is None
     assert ResultCache(path).get("j") == {"x": 2}
+
+
+@pytest.mark.parametrize("damage", ["epoch", "nan"])
+def test_a_checkpoint_that_cannot_be_this_training_is_refused(root, tmp_path, damage):
+    from detdesign.data.scenes import SceneConfig, load_scenes
+    from detdesign.detection import DetectorConfig, TrainConfig, build_detector, train
+
+    data = load_scenes("train", 4, SceneConfig(canvas=64, min_size=8, max_size=40, objects=(1, 2)))
+    cfg, tcfg = DetectorConfig(image_size=64, num_classes=10), TrainConfig(epochs=1, batch_size=2, warmup_iters=1)
+    train(build_detector(cfg), data, tcfg, ckpt_dir=tmp_path)
+    state = torch.load(tmp_path / "last.pt", weights_only=True)
+    if damage == "epoch":
+        state["epoch"] = 99
+    else:
+        next(iter(state["model"].values())).fill_(float("nan"))
+    torch.save(state, tmp_path / "last.pt")
+    with pytest.raises(ValueError, match="epoch 99|non-finite weights"):
+        train(build_detector(cfg), data, tcfg, ckpt_dir=tmp_path)
+
+
+def test_a_cache_name_with_a_path_and_a_nan_budget_are_refused():
+    from detdesign import Run
+    from detdesign.search.space import Budget
+
+    for name in ("../../x", "a/b", ".hidden", ""):
+        with pytest.raises(ValueError, match="bare file name"):
+            Run("smoke").cache(name)
+    with pytest.raises(ValueError, match="positive finite"):
+        Budget(macs=float("nan"))

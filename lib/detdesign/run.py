@@ -173,6 +173,9 @@ class Run:
         missing one is recomputed, never used)."""
         from detdesign.results import ResultCache
 
+        if not isinstance(name, str) or not name or "/" in name or "\\" in name or name.startswith("."):
+            raise ValueError(f"a cache name is a bare file name such as '03_msep_detectors', got {name!r}: it may not "
+                             "hold a path, so no cache is written outside the cache folder")
         return ResultCache(self.outputs.cache / f"{name}.json", version=version, fields=fields)
 
     @property

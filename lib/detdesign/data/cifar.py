@@ -27,6 +27,7 @@ import numpy as np
 from PIL import Image
 
 from detdesign.atomic import atomic_path
+from detdesign.data.download import sha256_file
 from detdesign.data.root import data_root, default_cache_dir, download_wanted, not_found
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -172,7 +173,8 @@ def load_cifar10(split: str = "train", *, root=None, n_per_class: int | None = N
     found = _official(base, split)
     if found is None and (base / "cifar10-jpg.zip").is_file():
         zpath = base / "cifar10-jpg.zip"
-        npz = cache / f"cifar10-jpg-{split}-{zpath.stat().st_size}.npz"
+        # keyed by the zip's SHA-256 (not its size): a planted or stale decoded copy is never taken for this zip
+        npz = cache / f"cifar10-jpg-{split}-{sha256_file(zpath)[:16]}.npz"
         if npz.is_file():
             with np.load(npz) as f:
                 found = (f["images"], f["labels"]), "jpeg-zip"

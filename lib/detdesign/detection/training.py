@@ -73,6 +73,19 @@ def _load(path: Path) -> dict:
                          "checkpoint of this package); delete it to retrain from the start") from None
 
 
+def _check_state(path: Path, state: dict, cfg: TrainConfig) -> None:
+    """Refuse a checkpoint that cannot be this training's: an epoch outside 0..cfg.epochs, or non-finite weights."""
+    epoch = state.get("epoch") if isinstance(state, dict) else None
+    if not isinstance(epoch, int) or not 0 <= epoch <= cfg.epochs:
+        raise ValueError(f"checkpoint {path} records epoch {epoch!r}, outside 0..{cfg.epochs} of this schedule; "
+                         "delete it to retrain from the start")
+    bad = [k for k, v in state.get("model", {}).items() if torch.is_tensor(v) and v.is_floating_point()
+           and not torch.isfinite(v).all()]
+    if bad:
+        raise ValueError(f"checkpoint {path} holds non-finite weights ({bad[:3]}{'...' if len(bad) > 3 else ''}); "
+                         "delete it to retrain from the start")
+
+
 def _read_meta(path: Path) -> dict:
     if not path.exists():
         return {}
@@ -177,7 +190,9 @@ def train(model, data: Preprocessed, cfg: TrainConfig, ckpt_dir: str | os.PathLi
     loop = _Loop(model, data, cfg, device)
     ckpt = Path(ckpt_dir) / "last.pt" if ckpt_dir is not None else None
     if ckpt is not None and ckpt.exists():
-        loop.restore(_load(ckpt), prior_seconds)
+        state = _load(ckpt)
+        _check_state(ckpt, state, cfg)
+        loop.restore(state, prior_seconds)
     start = loop.epoch
     with torch.random.fork_rng(devices=[]):  # augmentation draws from a seeded, private RNG stream
         torch.manual_seed(cfg.seed) if loop.rng is None else torch.set_rng_state(loop.rng)

@@ -11,6 +11,7 @@ a detection backbone keeps its five stages C1..C5; the stem (block 0) only chang
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, replace
 
@@ -68,8 +69,8 @@ class Budget:
             raise ValueError(f"budget classes must be >= 0 (0 = no classifier counted), got {self.classes}")
         for name in ("macs", "params", "layers", "sub_layers"):
             v = getattr(self, name)
-            if v is not None and v <= 0:
-                raise ValueError(f"budget {name} must be positive (or None for no bound), got {v}")
+            if v is not None and not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise ValueError(f"budget {name} must be a positive finite number (or None for no bound), got {v!r}")
         if self.resolution < 32 or self.resolution % 32:  # CIFAR's 32 is the smallest
             raise ValueError(f"budget resolution must be a positive multiple of 32, got {self.resolution}")
 
