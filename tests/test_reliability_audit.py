@@ -208,3 +208,36 @@ def test_a_cache_name_with_a_path_and_a_nan_budget_are_refused():
             Run("smoke").cache(name)
     with pytest.raises(ValueError, match="positive finite"):
         Budget(macs=float("nan"))
+
+
+def test_unclear_errors_now_say_what_was_wrong(tmp_path):
+    from detdesign.arch.tinynas_format import parse_tinynas
+    from detdesign.arch.zen_net import ZenNet
+    from detdesign.atomic import read_npz
+    from detdesign.results import ResultCache
+
+    with pytest.raises(ValueError, match="Python literal"):
+        parse_tinynas("{'best_structures': [")
+    with pytest.raises(ValueError, match="non-empty list"):
+        parse_tinynas("{'best_structures': []}")
+    with pytest.raises(TypeError, match="NoneType"):
+        ZenNet(None)
+    with pytest.raises(ValueError, match="blocks"):
+        ZenNet("SuperConvK3BNRELU(3,8,1,1)" + "SuperConvK3BNRELU(8,8,1,1)" * 1001)
+    bad = tmp_path / "c.json"
+    bad.write_bytes(b"\xff\xfe{")
+    with pytest.raises(ValueError, match="not UTF-8"):
+        ResultCache(bad)
+    npz = tmp_path / "x.npz"
+    np.savez(npz, a=np.arange(100))
+    npz.write_bytes(npz.read_bytes()[:50])
+    with pytest.warns(UserWarning, match="damaged"):
+        assert read_npz(npz) is None
+    assert not npz.exists()
+
+
+def test_a_nan_routing_threshold_is_refused():
+    from detdesign.dynamic.model import DynamicDetector
+
+    with pytest.raises(ValueError, match="finite number"):
+        DynamicDetector.predict(None, torch.zeros(1, 3, 8, 8), threshold=float("nan"))

@@ -30,3 +30,24 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def read_npz(path: str | os.PathLike) -> dict | None:
+    """The arrays of a decoded-array cache file, or None when it is absent or damaged (truncated, not an npz):
+    a damaged cache is removed with a warning naming it, so the caller decodes the source again."""
+    import warnings
+    import zipfile
+
+    import numpy as np
+
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path) as f:
+            return {k: f[k] for k in f.files}
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
+        warnings.warn(f"decoded-array cache {path} is damaged ({type(err).__name__}: {err}); it is removed and "
+                      "rebuilt from its source", stacklevel=2)
+        path.unlink(missing_ok=True)
+        return None

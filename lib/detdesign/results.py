@@ -99,7 +99,11 @@ def _read(path: Path) -> dict[str, dict]:
     """The rows of the cache file at ``path`` ({} when absent); a malformed file is a ``ValueError`` naming it."""
     if not path.exists():
         return {}
-    text = path.read_text()
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError as err:
+        raise ValueError(f"result cache {path} is not UTF-8 text ({err.reason} at byte {err.start}); delete it to "
+                         "recompute its rows") from None
     try:
         data = json.loads(text, parse_constant=lambda c: _BAD_CONSTANT + c) if text.strip() else {}
     except json.JSONDecodeError as err:

@@ -98,11 +98,21 @@ def _block(d, pos: int) -> TinyBlock:
 
 def parse_tinynas(source) -> list[TinyBlock]:
     """Blocks from a TinyNAS file's text, its dict, or a list of block dicts; the chain must be consistent."""
-    obj = ast.literal_eval(source) if isinstance(source, str) else source
+    if isinstance(source, str):
+        try:
+            obj = ast.literal_eval(source)
+        except (SyntaxError, ValueError, MemoryError, RecursionError) as err:
+            raise ValueError(f"a TinyNAS structure must be a Python literal (a dict with 'best_structures' or a list "
+                             f"of block dicts); this text is not one ({type(err).__name__}: {err})") from None
+    else:
+        obj = source
     if isinstance(obj, dict):
         if "best_structures" not in obj:
             raise ValueError("a TinyNAS structure dict needs the key 'best_structures'")
-        obj = obj["best_structures"][0]
+        best = obj["best_structures"]
+        if not isinstance(best, list) or not best:
+            raise ValueError(f"'best_structures' must be a non-empty list of structures, got {best!r:.60}")
+        obj = best[0]
     if not isinstance(obj, list) or not obj:
         raise ValueError(f"expected a non-empty list of block dicts, got {type(obj).__name__}")
     blocks = [_block(d, i) for i, d in enumerate(obj, start=1)]

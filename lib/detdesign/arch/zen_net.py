@@ -76,8 +76,17 @@ def stage_ends(blocks: list[ZenBlock]) -> list[int]:
 
 def _as_blocks(structure) -> list[ZenBlock]:
     if isinstance(structure, str):
-        return parse_structure(structure)
-    blocks = list(structure)
+        blocks = parse_structure(structure)
+    elif isinstance(structure, (list, tuple)):
+        blocks = list(structure)
+    else:
+        raise TypeError(f"structure must be a ZenNAS string, a TinyNAS named-dict text, or a list of blocks; got "
+                        f"{type(structure).__name__} {structure!r:.60}")
+    if len(blocks) > MAX_BLOCKS:
+        raise ValueError(f"the structure has {len(blocks):,} blocks (> {MAX_BLOCKS:,}): check for a repeated or "
+                         "generated string; the deepest networks of the papers have a few hundred layers")
+    if isinstance(structure, str):
+        return blocks
     if not (all(isinstance(b, ZenBlock) for b in blocks) or all(isinstance(b, TinyBlock) for b in blocks)):
         raise TypeError("structure must be a ZenNAS string, a TinyNAS named-dict text, or a list of ZenBlock (or of "
                         "TinyBlock), not a mix")
@@ -89,6 +98,7 @@ def _format(blocks) -> str:
     return format_tinynas(blocks) if isinstance(blocks[0], TinyBlock) else format_zen(blocks)
 
 
+MAX_BLOCKS = 1_000  # a guard against runaway generated strings (100,000 blocks ran for minutes before failing)
 MAX_PARAMS = 2_000_000_000  # a guard against typos such as an extra zero in a width (8 GiB of float32 weights)
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from detdesign.atomic import atomic_path
+from detdesign.atomic import atomic_path, read_npz
 from detdesign.data.download import sha256_file
 from detdesign.data.root import data_root, default_cache_dir, download_wanted, not_found
 
@@ -175,9 +175,9 @@ def load_cifar10(split: str = "train", *, root=None, n_per_class: int | None = N
         zpath = base / "cifar10-jpg.zip"
         # keyed by the zip's SHA-256 (not its size): a planted or stale decoded copy is never taken for this zip
         npz = cache / f"cifar10-jpg-{split}-{sha256_file(zpath)[:16]}.npz"
-        if npz.is_file():
-            with np.load(npz) as f:
-                found = (f["images"], f["labels"]), "jpeg-zip"
+        cached = read_npz(npz)
+        if cached is not None:
+            found = (cached["images"], cached["labels"]), "jpeg-zip"
         else:
             with zipfile.ZipFile(zpath) as zf:
                 members = _zip_members(zf, split)

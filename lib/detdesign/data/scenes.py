@@ -35,7 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from detdesign.atomic import atomic_path
+from detdesign.atomic import atomic_path, read_npz
 from detdesign.data.bccd import Record
 from detdesign.data.cifar import CLASSES, load_cifar10
 from detdesign.data.root import default_cache_dir
@@ -170,9 +170,9 @@ def generate(cfg: SceneConfig, split: str, n: int) -> dict:
     if n < 1:
         raise ValueError(f"need n >= 1 scenes, got {n}")
     path = default_cache_dir() / "scenes" / f"{split}-{n}-{content_key(cfg, RECIPE_VERSION)}.npz"
-    if path.is_file():
-        with np.load(path) as f:
-            return {k: f[k] for k in f.files}
+    cached = read_npz(path)
+    if cached is not None:
+        return cached
     pool = _pool(split, cfg.classes)
     out = [make_scene(cfg, split, i, pool) for i in range(n)]
     arrays = {"images": np.stack([o[0] for o in out]),

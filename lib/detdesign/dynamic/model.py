@@ -15,6 +15,7 @@ Sign convention: phi is the *difficulty*; an image is hard when ``phi > threshol
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -169,6 +170,9 @@ class DynamicDetector(nn.Module):
         ``threshold=None`` sends every image to the cascade (what stage 1 trains: validation curves use it).
         Each image is routed on its own: detector 2 runs only on the hard subset of the batch.
         """
+        if threshold is not None and not (isinstance(threshold, (int, float)) and math.isfinite(threshold)):
+            raise ValueError(f"threshold must be a finite number (or None: every image to the cascade), got "
+                             f"{threshold!r}; a NaN threshold would route every image as easy")
         f1 = self.features1(images)
         if route is None and threshold is None:
             route = torch.ones(images.shape[0], dtype=torch.bool, device=images.device)
