@@ -241,3 +241,23 @@ def test_a_nan_routing_threshold_is_refused():
 
     with pytest.raises(ValueError, match="finite number"):
         DynamicDetector.predict(None, torch.zeros(1, 3, 8, 8), threshold=float("nan"))
+
+
+def test_a_run_s_own_outputs_do_not_mark_the_commit_dirty(tmp_path):
+    from detdesign.repro import _git_commit
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "data").mkdir()
+    (tmp_path / "lib" / "a.py").write_text("x = 1\n")
+    (tmp_path / "data" / "c.json").write_text("{}\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-qm", "init")
+    (tmp_path / "data" / "c.json").write_text('{"k": {}}\n')  # a result the run wrote
+    assert not _git_commit(tmp_path).endswith("+dirty")
+    (tmp_path / "lib" / "a.py").write_text("x = 2\n")  # a change to the code that ran
+    assert _git_commit(tmp_path).endswith("+dirty")

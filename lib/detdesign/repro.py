@@ -84,13 +84,20 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def _git_commit() -> str:
-    here = Path(__file__).resolve().parent
+CODE_PATHS = ("lib", "scripts", "pyproject.toml", "environment.yml", "Makefile")  # what computes the results
+
+
+def _git_commit(here: Path | None = None) -> str:
+    """The checkout's commit, ``+dirty`` when the *code* differs from it (:data:`CODE_PATHS`): the figures,
+    caches, ledgers and notebooks a run writes are its outputs, not changes to what it ran."""
+    here = here or Path(__file__).resolve().parent
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True,
                              text=True, timeout=5, check=False)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, timeout=5, check=False)
+        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=here, capture_output=True, text=True,
+                             timeout=5, check=False).stdout.strip() or str(here)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS],
+                               cwd=top, capture_output=True, text=True, timeout=5, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
     commit = out.stdout.strip() or "unknown"
