@@ -115,3 +115,14 @@ def test_a_full_run_replays_the_published_keys_where_auto_would_pick_bf16(monkey
     assert Run.from_env("quick", executor=run_module.ExecutorConfig("serial")).precision == "bf16"
     monkeypatch.setenv("DETDESIGN_PRECISION", "auto")
     assert Run.from_env("full", executor=run_module.ExecutorConfig("serial")).precision == "bf16"
+
+
+def test_every_published_row_records_the_version_it_is_stored_under():
+    """A row's recorded ``_version`` (rows written before versions were recorded have none: version 1) must be the
+    version its key is stored under, so a hand-copied or stale row cannot pass as current."""
+    import re
+
+    for path in sorted((REPO / "data" / "cache").glob("*.json")):
+        for key, row in json.loads(path.read_text()).items():
+            m = re.search(r"\|v([0-9]+)$", key)
+            assert row.get("_version", int(m.group(1)) if m else 1) == (int(m.group(1)) if m else 1), (path, key)
