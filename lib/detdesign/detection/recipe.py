@@ -57,6 +57,22 @@ def variant_recipe(epochs: int, batch_size: int, lr: float, ema: float, seed: in
                        channels_last=channels_last)
 
 
+def v2_recipe(T, seed: int, speed: dict, schedule: float = 1) -> TrainConfig:
+    """The reference schedule S of testbed v2 (``T`` a :class:`~detdesign.profiles.TestbedV2Sizes`: its ``ref_*``
+    sizes) for training seed ``seed``; ``schedule=2`` is 2S. ``speed`` = :meth:`detdesign.Run.speed_for` of the
+    variant. With :func:`detdesign.data.testbed.load_testbed` (``T.ref_scenes_per_epoch``, ``T.n_val``,
+    ``T.n_test``) and :func:`testbed_detector`, the one setup every later notebook builds on::
+
+        v = get_variant(V2)
+        splits = load_testbed(v, T.ref_scenes_per_epoch, T.n_val, T.n_test)
+        job = DetectorJob(testbed_detector(v, neck), v2_recipe(T, seed, run.speed_for(V2)), ...)
+    """
+    epochs = T.ref_epochs * schedule
+    if epochs != int(epochs) or epochs < 1:
+        raise ValueError(f"schedule x ref_epochs must be a whole number of epochs >= 1, got {epochs}")
+    return variant_recipe(int(epochs), T.batch_size, T.lr, T.ema, seed, **speed)
+
+
 def p3p7_detector(backbone: str, image_size: int, num_classes: int) -> DetectorConfig:
     """``backbone`` with an FPN on P3-P7 (P6, P7 from P5) and FCOS level ranges scaled to ``image_size``."""
     return DetectorConfig(backbone=backbone, image_size=image_size, num_classes=num_classes,

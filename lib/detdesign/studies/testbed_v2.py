@@ -32,7 +32,7 @@ from detdesign.data.testbed import get_variant, load_testbed
 from detdesign.detection.ablation import neck_variants
 from detdesign.detection.evaluate import no_class_floor
 from detdesign.detection.experiment import DetectorJob, paired_difference, train_population
-from detdesign.detection.recipe import level_shares, testbed_detector, variant_recipe
+from detdesign.detection.recipe import level_shares, testbed_detector, v2_recipe, variant_recipe
 from detdesign.profiles import TestbedV2Sizes
 from detdesign.stats import pooled_sd
 
@@ -154,12 +154,12 @@ def reference_jobs(run, T: TestbedV2Sizes, variant: str) -> dict[str, DetectorJo
     2S (the doubling test); validation curve, test AP with kept resamples."""
     v = get_variant(variant)
 
-    def job(seed: int, epochs: int) -> DetectorJob:
-        tcfg = variant_recipe(epochs, T.batch_size, T.lr, T.ema, seed, **run.speed_for(variant))
+    def job(seed: int, schedule: int) -> DetectorJob:
+        tcfg = v2_recipe(T, seed, run.speed_for(variant), schedule)
         return DetectorJob(testbed_detector(v), tcfg, validate=True, bootstrap=T.bootstrap, keep_boot=True)
 
-    out = {f"S seed {s}": job(s, T.ref_epochs) for s in T.ref_seeds}
-    out[f"2S seed {T.ref_seeds[0]}"] = job(T.ref_seeds[0], 2 * T.ref_epochs)
+    out = {f"S seed {s}": job(s, 1) for s in T.ref_seeds}
+    out[f"2S seed {T.ref_seeds[0]}"] = job(T.ref_seeds[0], 2)
     return out
 
 
