@@ -166,6 +166,18 @@ def _job(fn: Callable, item, threads: int, shared: dict):
         torch.set_num_threads(before)
 
 
+def _estimate(done: dict, n_todo: int) -> str:
+    """", about N min (the median train_seconds of the cached rows)" when they record it and work remains."""
+    import statistics
+
+    secs = [r["train_seconds"] for r in done.values() if isinstance(r, dict)
+            and isinstance(r.get("train_seconds"), (int, float)) and r["train_seconds"] > 0]
+    if not n_todo or not secs:
+        return ""
+    return (f", about {n_todo * statistics.median(secs) / 60:.0f} min of work at the cached jobs' median "
+            f"{statistics.median(secs) / 60:.1f} min each")
+
+
 def run_map(fn: Callable, items: Iterable, *, cfg: ExecutorConfig, pool: Pool | None = None,
             key: Callable | None = None, cache=None, shared: dict | None = None, desc: str = "jobs",
             show_progress: bool = True) -> list:
@@ -186,7 +198,8 @@ def run_map(fn: Callable, items: Iterable, *, cfg: ExecutorConfig, pool: Pool | 
         if k not in done and k not in todo:
             todo[k] = it
     if cache is not None and show_progress:  # a replay says so; a run that will train says how much
-        print(f"{desc}: {len(set(keys)) - len(todo)} of {len(set(keys))} cached, {len(todo)} to compute")
+        print(f"{desc}: {len(set(keys)) - len(todo)} of {len(set(keys))} cached, {len(todo)} to compute"
+              + _estimate(done, len(todo)))
     bar = progress(total=len(todo), desc=desc, leave=False, disable=not show_progress)
 
     def store(k, result):
