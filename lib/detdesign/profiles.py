@@ -133,7 +133,7 @@ class TestbedV2Sizes:
     different necks of notebook 04 on each candidate variant, a short schedule equal in *images* for every
     variant, paired seeds, the no-class floor on the test split. Then on the chosen variant: the reference
     detector at the schedule S (``ref_*``; seeds ``ref_seeds``, and the first seed again at 2S for the doubling
-    test), and the fp32 / bf16 parity of its final AP at the pilot's schedule (``parity_seeds``)."""
+    test), and the fp32 / bf16 parity of final AP: the pilot's first neck retrained in fp32 (``parity_seeds``)."""
 
     __test__ = False  # not a pytest class
 

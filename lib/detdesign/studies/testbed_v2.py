@@ -164,18 +164,22 @@ def reference_jobs(run, T: TestbedV2Sizes, variant: str) -> dict[str, DetectorJo
 
 
 def parity_jobs(run, T: TestbedV2Sizes, variant: str) -> dict[str, DetectorJob]:
-    """The reference detector at the pilot's schedule in fp32 and in bf16 (both channels_last), same seeds."""
+    """The pilot's first detector (``T.necks[0]``, the MACs-matched FPN) on ``variant`` at the pilot's schedule in
+    fp32 and in bf16, both channels_last, seeds ``T.parity_seeds``: the bf16 jobs *are* the pilot's (same keys,
+    read from its cache when the pilot ran bf16), so the parity costs only the fp32 trainings."""
     v = get_variant(variant)
-    return {f"{p} seed {s}": DetectorJob(testbed_detector(v), variant_recipe(
+    neck = neck_variants(v.canvas)[T.necks[0]]
+    return {f"{p} seed {s}": DetectorJob(testbed_detector(v, neck), variant_recipe(
         T.epochs, T.batch_size, T.lr, T.ema, s, precision=p, channels_last=True), bootstrap=T.bootstrap,
         keep_boot=True) for p in ("fp32", "bf16") for s in T.parity_seeds}
 
 
-def train_named(run, jobs_: dict[str, DetectorJob], dataset: str, data: dict, desc: str) -> pd.DataFrame:
-    """Train ``jobs_`` on ``data`` (one dataset) in the ``00c_v2`` cache; rows indexed by the jobs' names, with
-    the schedule (``S`` / ``2S``, or the precision) and the seed split out of the name."""
-    rows = train_population(run, [(dataset, j) for j in jobs_.values()], {dataset: data}, "00c_v2", "00c_v2",
-                            desc=desc)
+def train_named(run, jobs_: dict[str, DetectorJob], dataset: str, data: dict, desc: str,
+                cache: str = "00c_v2") -> pd.DataFrame:
+    """Train ``jobs_`` on ``data`` (one dataset) in ``cache``; rows indexed by the jobs' names, with the schedule
+    (``S`` / ``2S``, or the precision) and the seed split out of the name. The parity runs use the pilot's cache
+    (``00c_pilot``), where its bf16 arm already lies."""
+    rows = train_population(run, [(dataset, j) for j in jobs_.values()], {dataset: data}, cache, cache, desc=desc)
     df = pd.DataFrame([{"run": name, "arm": name.split()[0], "seed": int(name.split()[-1]), **r}
                        for name, r in zip(jobs_, rows)])
     return df.set_index("run")
@@ -231,6 +235,7 @@ def claims(T: TestbedV2Sizes, table: pd.DataFrame, chosen: str | None, variant: 
               converged_by_doubling(s0, float(two.iloc[0]) if len(two) else None), "EMA weights", kind="target"),
         Claim("00c-v2-bf16-parity", "project target", f"bf16 + channels_last training ends within +-{PARITY_MARGIN} "
               "test AP of fp32 (same seeds)", f"bf16 - fp32 {d.diff:+.4f} over {d.seeds} seed(s)",
-              decided(equivalence_outcome(d.lo, d.hi, PARITY_MARGIN)), "pilot schedule; interval includes the "
-              "pilot's seed SD", interval=interval(d.lo, d.hi, "{:+.4f}"), kind="target"),
+              decided(equivalence_outcome(d.lo, d.hi, PARITY_MARGIN)), f"{T.necks[0]} detector on {variant}, pilot "
+              "schedule; interval includes the pilot's seed SD", interval=interval(d.lo, d.hi, "{:+.4f}"),
+              kind="target"),
     ]
