@@ -76,7 +76,7 @@ VARIANTS: dict[str, TestbedVariant] = {
 }
 
 
-V2 = "v2-4c-128"  # the variant notebook 00c's pilot chose (full profile); notebooks 03-05 build on it
+V2 = "v2-4c-256"  # the variant notebook 00c's pilot chose (full profile); notebooks 03-05 build on it
 
 
 def get_variant(name: str | TestbedVariant) -> TestbedVariant:

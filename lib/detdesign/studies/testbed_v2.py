@@ -150,8 +150,9 @@ def reference_data(T: TestbedV2Sizes, variant: str) -> dict:
 
 
 def reference_jobs(run, T: TestbedV2Sizes, variant: str) -> dict[str, DetectorJob]:
-    """The reference detector on ``variant``: each of ``T.ref_seeds`` at the schedule S, the first seed again at
-    2S (the doubling test); validation curve, test AP with kept resamples."""
+    """The reference detector on ``variant``: each of ``T.ref_seeds`` at the schedule S and, with
+    ``T.ref_doubling``, the first seed again at 2S (the doubling test); validation curve, test AP with kept
+    resamples."""
     v = get_variant(variant)
 
     def job(seed: int, schedule: int) -> DetectorJob:
@@ -159,7 +160,8 @@ def reference_jobs(run, T: TestbedV2Sizes, variant: str) -> dict[str, DetectorJo
         return DetectorJob(testbed_detector(v), tcfg, validate=True, bootstrap=T.bootstrap, keep_boot=True)
 
     out = {f"S seed {s}": job(s, 1) for s in T.ref_seeds}
-    out[f"2S seed {T.ref_seeds[0]}"] = job(T.ref_seeds[0], 2)
+    if T.ref_doubling:
+        out[f"2S seed {T.ref_seeds[0]}"] = job(T.ref_seeds[0], 2)
     return out
 
 
