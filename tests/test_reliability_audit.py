@@ -261,3 +261,27 @@ def test_a_run_s_own_outputs_do_not_mark_the_commit_dirty(tmp_path):
     assert not _git_commit(tmp_path).endswith("+dirty")
     (tmp_path / "lib" / "a.py").write_text("x = 2\n")  # a change to the code that ran
     assert _git_commit(tmp_path).endswith("+dirty")
+
+
+@pytest.mark.parametrize(("var", "kind"), [("DETDESIGN_CACHE", "file"), ("DETDESIGN_HOME", "file"),
+                                            ("DETDESIGN_PROGRESS_LOG", "dir")])
+def test_an_unusable_path_variable_is_named(tmp_path, monkeypatch, var, kind):
+    from detdesign.data.root import default_cache_dir
+    from detdesign.outputs import output_home
+    from detdesign.progress import progress
+
+    target = tmp_path / "x"
+    target.write_text("") if kind == "file" else target.mkdir()
+    monkeypatch.setenv(var, str(target))
+    call = {"DETDESIGN_CACHE": default_cache_dir, "DETDESIGN_HOME": output_home,
+            "DETDESIGN_PROGRESS_LOG": lambda: progress(range(2))}[var]
+    with pytest.raises(ValueError, match=var):
+        call()
+
+
+def test_a_search_refuses_an_infinite_start_score():
+    from detdesign.search.evolution import SearchConfig, evolve
+    from detdesign.search.space import Budget
+
+    with pytest.raises(ValueError, match="finite start"):
+        evolve("SuperConvK3BNRELU(3,8,1,1)", lambda s: float("inf"), Budget(), SearchConfig(iterations=1))

@@ -61,7 +61,11 @@ def output_home() -> Path:
     """Where runs write: ``$DETDESIGN_HOME``, else the checkout containing cwd, else ``./detdesign-runs``."""
     env = os.environ.get(HOME_ENV)
     if env:
-        return Path(env).expanduser().resolve()
+        home = Path(env).expanduser().resolve()
+        if home.exists() and not home.is_dir():
+            raise ValueError(f"{HOME_ENV}={env!r} is a file, not a folder: point it at the folder runs should write "
+                             "their figures, ledgers and caches into, or unset it")
+        return home
     cwd = Path.cwd().resolve()
     return _checkout_above(cwd) or cwd / "detdesign-runs"
 

@@ -19,7 +19,11 @@ def progress(iterable=None, **kwargs):
     if log and not kwargs.get("disable"):
         from tqdm import tqdm
 
-        fh = open(log, "a", buffering=1)  # noqa: SIM115 -- closed with the bar (below)
+        try:
+            fh = open(log, "a", buffering=1)  # noqa: SIM115 -- closed with the bar (below)
+        except OSError as err:
+            raise ValueError(f"{LOG_ENV}={log!r}: cannot append progress lines there ({err.strerror}); point it at a "
+                             "writable file or unset it") from None
         opts = {"ascii": True, "mininterval": 5, "ncols": 100, **kwargs, "file": fh}
         bar = tqdm(iterable, **opts)
         close = bar.close

@@ -42,7 +42,11 @@ def download_wanted(download: bool | None = None) -> bool:
 def default_cache_dir() -> Path:
     """``$DETDESIGN_CACHE`` or ``~/.cache/detdesign`` (created)."""
     path = Path(os.environ.get(CACHE_ENV, Path.home() / ".cache" / "detdesign")).expanduser()
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"{CACHE_ENV}={str(path)!r}: cannot use it as the decoded-array cache folder "
+                         f"({err.strerror}); point {CACHE_ENV} at a writable folder or unset it") from None
     return path
 
 

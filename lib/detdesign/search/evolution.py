@@ -96,7 +96,12 @@ def evolve(initial: str, objective: Callable[[str], float], budget: Budget, cfg:
         raise ValueError(f"the initial structure does not meet the budget ({start_cost} vs {budget}): the "
                          "search cannot start; raise the budget or start from a smaller structure")
     rng, t0 = random.Random(cfg.seed), time.perf_counter()
-    pop: dict[str, float] = {initial: objective(initial)}
+    first = objective(initial)
+    if not (isinstance(first, (int, float)) and math.isfinite(first)):
+        raise ValueError(f"the objective scores the initial structure {first!r}: a search needs a finite start "
+                         "(an infinite score would stay the best forever, a NaN compares false); check the proxy "
+                         "for overflow (Zen-NAS: use BN-rescaled scores) or start from another structure")
+    pop: dict[str, float] = {initial: first}
     seen, history = {initial}, []
     bar = progress(total=cfg.iterations, desc=desc, leave=False)
     for it in range(-(cfg.population - 1), cfg.iterations):
