@@ -27,6 +27,7 @@ from detdesign.claims import (
     interval,
     learned_classes,
 )
+from detdesign.claims.power import seed_gate
 from detdesign.claims.preconditions import LEARNED_MARGIN
 from detdesign.data.testbed import get_variant, load_testbed
 from detdesign.detection.ablation import neck_variants
@@ -197,9 +198,11 @@ def parity_difference(parity: pd.DataFrame, sigma: float):
 
 
 def claims(T: TestbedV2Sizes, table: pd.DataFrame, chosen: str | None, variant: str, ref: pd.DataFrame,
-           parity: pd.DataFrame, floor: float, sigma: float, level: pd.DataFrame) -> list[Claim]:
+           parity: pd.DataFrame, floor: float, sigma: float, level: pd.DataFrame,
+           budget_hours: float) -> list[Claim]:
     """Ledger rows of testbed v2 (the project's own targets): the pilot's choice, positives per level, learned
-    classes, seed SD, the doubling test and the fp32 / bf16 parity. ``chosen``: this run's pilot choice;
+    classes, seed SD, the doubling test and the fp32 / bf16 parity (gated by the seeds that would decide it within
+    ``budget_hours``, :func:`~detdesign.claims.power.seed_gate`). ``chosen``: this run's pilot choice;
     ``variant``: the registered v2 (:data:`detdesign.data.testbed.V2`) the reference detector trained on."""
     row = table.loc[chosen] if chosen is not None else None
     name = chosen or "none"
@@ -237,7 +240,9 @@ def claims(T: TestbedV2Sizes, table: pd.DataFrame, chosen: str | None, variant: 
               converged_by_doubling(s0, float(two.iloc[0]) if len(two) else None), "EMA weights", kind="target"),
         Claim("00c-v2-bf16-parity", "project target", f"bf16 + channels_last training ends within +-{PARITY_MARGIN} "
               "test AP of fp32 (same seeds)", f"bf16 - fp32 {d.diff:+.4f} over {d.seeds} seed(s)",
-              decided(equivalence_outcome(d.lo, d.hi, PARITY_MARGIN)), f"{T.necks[0]} detector on {variant}, pilot "
+              seed_gate(decided(equivalence_outcome(d.lo, d.hi, PARITY_MARGIN)), d, sigma,
+                        float(parity["train_seconds"].sum()) / 3600 / max(1, d.seeds), budget_hours,
+                        margin=PARITY_MARGIN), f"{T.necks[0]} detector on {variant}, pilot "
               "schedule; interval includes the pilot's seed SD", interval=interval(d.lo, d.hi, "{:+.4f}"),
               kind="target"),
     ]
