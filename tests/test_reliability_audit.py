@@ -110,6 +110,8 @@ def test_an_incomplete_cifar_copy_names_the_missing_class():
         _check_counts(labels[labels != 3], "test", "copy")
     with pytest.raises(ValueError, match=r"'airplane': 999"):
         _check_counts(labels[1:], "test", "copy")
+    with pytest.warns(UserWarning, match="subset copy"):
+        _check_counts(np.repeat(np.arange(10), 2), "test", "copy")
 
 
 @pytest.mark.parametrize(("var", "value", "message"), [

@@ -218,7 +218,7 @@ def claims(T: TestbedV2Sizes, table: pd.DataFrame, chosen: str | None, variant: 
               f"classes (AP >= floor + {LEARNED_MARGIN}) and every level keeps >= {LEVEL_TARGET:.0%} of positives",
               f"chosen {name}" + (f": ratio {row['ratio']:.1f}, AP - floor {row['AP - floor (min)']:+.3f}, smallest "
                                   f"level share {row['min level share']:.1%}" if row is not None else ""),
-              decided("yes" if chosen is not None else "no"), f"{len(table)} variants x {len(T.necks)} necks x "
+              decided(at_least(float(table["eligible"].sum()), 1)), f"{len(table)} variants x {len(T.necks)} necks x "
               f"{len(T.seeds)} seeds, {T.epochs * T.scenes_per_epoch:,} training images each", kind="target"),
         Claim("00c-v2-level-shares", "project target", f"every level P3..P5 of the reference detector receives >= "
               f"{LEVEL_TARGET:.0%} of the positives on the chosen variant", ", ".join(
