@@ -3,7 +3,7 @@
 - :func:`learned_classes` -- "the detector learned classes": its test AP lies at least :data:`LEARNED_MARGIN`
   above the no-class floor of the same test split (perfect boxes with random class scores,
   :func:`detdesign.detection.evaluate.no_class_floor`). Below it the detector found the boxes but not what the
-  objects are, and a comparison of two such detectors compares localisation noise (testbed v1: floor 0.115,
+  objects are, and a comparison of two such detectors compares localisation noise (testbed v1: floor 0.109,
   reference detector 0.107-0.121).
 """
 
