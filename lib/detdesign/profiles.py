@@ -129,12 +129,10 @@ class TestbedSizes:
 
 @dataclass(frozen=True)
 class TestbedV2Sizes:
-    """Sizes of testbed v2 in ``00c_testbed`` (:mod:`detdesign.studies.testbed_v2`). The pilot: the two most
-    different necks of notebook 04 on each candidate variant, a short schedule equal in *images* for every
-    variant, paired seeds, the no-class floor on the test split. Then on the chosen variant: the reference
-    detector at the schedule S (``ref_*``; seeds ``ref_seeds``, and the first seed again at 2S for the doubling
-    test), and the fp32 / bf16 parity of final AP: the pilot's first neck retrained in fp32 (``parity_seeds``)."""
-
+    """Sizes of testbed v2 in ``00c_testbed`` (:mod:`detdesign.studies.testbed_v2`): the pilot (two necks of 04 per
+    candidate variant, one schedule equal in *images*, paired seeds), then on the chosen variant the reference
+    detector at S (``ref_*``; with ``ref_doubling`` the first seed at 2S) and the fp32 / bf16 parity (the pilot's
+    first neck retrained in fp32, ``parity_seeds``)."""
     __test__ = False  # not a pytest class
 
     variants: tuple[str, ...]  # names in detdesign.data.testbed.VARIANTS
