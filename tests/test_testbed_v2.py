@@ -73,7 +73,7 @@ def test_a_detector_trains_on_online_scenes_and_resumes_from_its_key(root, tmp_p
     assert len(f.history) == 4 and splits["train"].epoch == 1
     again = fit(cfg, tcfg, OnlineScenes(SMALL, 8), tmp_path)  # same key: the finished run is loaded
     assert again.history.equals(f.history)
-    shares = level_shares(cfg, splits["train"].targets(0))
+    shares = level_shares(cfg, splits["train"].epoch_targets(0))
     assert set(shares) == {"P3", "P4", "P5"} and sum(shares.values()) == pytest.approx(1.0)
 
 

@@ -201,6 +201,17 @@ class ResultCache:
             self._kinds = _majority_kinds(self._rows)
             self._write()
 
+    def adopt(self, other: ResultCache, keys: Iterable[str]) -> int:
+        """Copy into this cache every row of ``keys`` that ``other`` holds valid and this cache lacks: a content key
+        names one computation, so a training another study already ran is reused, not repeated (the pilot's runs of
+        ``00c`` are the S rungs of ``04``'s neck ablation). Returns how many rows were copied."""
+        n = 0
+        for key in keys:
+            if key not in self and key in other:
+                self.put(key, {k: v for k, v in other.get(key).items() if k != VERSION_FIELD})
+                n += 1
+        return n
+
     def get_or_compute(self, key: str, compute: Callable[[], dict], *, fields: Iterable[str] = ()) -> dict:
         """Return the cached row for ``key``, computing and storing it first if absent or invalid (a stored
         row that lacks one of the cache's ``fields`` or of this call's ``fields`` is recomputed)."""

@@ -134,7 +134,7 @@ class OnlineScenes(torch.utils.data.Dataset):
         img, boxes, labels, _ = self.scene(i)
         return torch.from_numpy(img), {"boxes": torch.from_numpy(boxes), "labels": torch.from_numpy(labels)}
 
-    def targets(self, epoch: int = 0) -> list[dict]:
+    def epoch_targets(self, epoch: int = 0) -> list[dict]:
         """The boxes and labels of every scene of ``epoch`` (for positives per level and object statistics)."""
         out = []
         for i in range(self.n):

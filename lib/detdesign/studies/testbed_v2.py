@@ -77,8 +77,7 @@ def floors(P: TestbedV2Sizes, data: dict) -> pd.DataFrame:
 
 def shares(P: TestbedV2Sizes, data: dict) -> pd.DataFrame:
     """Share of FCOS positives per level of the reference detector, on the first epoch of training scenes."""
-    rows = [{"variant": name, **level_shares(testbed_detector(get_variant(name)), d["train"].targets(0)
-                                             if hasattr(d["train"], "set_epoch") else d["train"].targets)}
+    rows = [{"variant": name, **level_shares(testbed_detector(get_variant(name)), d["train"].epoch_targets(0))}
             for name, d in data.items()]
     return pd.DataFrame(rows).set_index("variant")
 
