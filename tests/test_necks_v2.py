@@ -83,3 +83,19 @@ def test_the_graph_row_decides_on_the_ladder(gap_s, gap_2s, want):
 def test_a_neck_below_the_no_class_floor_fails_the_precondition():
     pre = necks_v2.preconditions(_trained(0.1, 0.1), floor=0.44, shares={"P3": 0.3, "P4": 0.05})
     assert [p.met for p in pre] == [True, False, False]
+
+
+def test_fusion_weights_reads_raw_and_ema_and_flags_dead_inputs():
+    import torch
+
+    from detdesign.detection.ablation import fusion_weights
+
+    w = torch.tensor([1.0, -0.2, 0.5])
+    state = {"model": {"neck.layers.0.fuse.0.weight": w, "neck.layers.0.conv.weight": torch.ones(3)},
+             "ema": {"n_averaged": torch.tensor(5), "module.neck.layers.0.fuse.0.weight": w * 2}}
+    t = fusion_weights(state)
+    assert list(t.groupby("weights").size()) == [3, 3]  # the conv weight is not a fusion weight
+    raw = t[t["weights"] == "model"]
+    assert raw["dead (fast)"].tolist() == [False, True, False]
+    assert raw["fast share"].tolist() == pytest.approx([1 / 1.5, 0.0, 0.5 / 1.5], abs=1e-3)
+    assert set(t["node"]) == {"neck.layers.0.fuse.0"}

@@ -45,3 +45,27 @@ def neck_variants(image_size: int) -> dict[str, NeckConfig]:
     costs = [neck_cost(neck_detector(image_size, n), runs=0)["neck_MMACs"] for n in fpns]
     best = min(range(len(fpns)), key=lambda i: abs(costs[i] / target - 1))
     return {**bifpn, "FPN matched": fpns[best]}
+
+
+def fusion_weights(state: dict) -> "pd.DataFrame":
+    """The learned fusion weights of every BiFPN node in a training checkpoint (``state``: what
+    :func:`detdesign.detection.fit` saves, ``last.pt``), raw and EMA weights: one row per (weights, node input)
+    with the raw parameter ``w`` and its share after the fusion rule (fast: ``relu(w) / sum relu(w)``, EfficientDet
+    Eq. 3 normalised). A fast-fusion input with ``w <= 0`` is *dead*: ``relu`` passes no gradient back to it, so
+    weight decay, which pulls every ``w`` towards 0, can switch an input off for good."""
+    import pandas as pd
+
+    rows = []
+    for which in ("model", "ema"):
+        sd = state.get(which) or {}
+        for name, w in sd.items():
+            name = name.removeprefix("module.")  # the EMA's averaged copy
+            if not (name.endswith(".weight") and ".fuse." in name and torch.is_tensor(w) and w.ndim == 1):
+                continue
+            w = w.float()
+            pos = torch.relu(w)
+            share = pos / (pos.sum() + 1e-4)
+            rows += [{"weights": which, "node": name.removesuffix(".weight"), "input": i, "w": float(w[i]),
+                      "fast share": float(share[i]), "softmax share": float(torch.softmax(w, 0)[i]),
+                      "dead (fast)": bool(w[i] <= 0)} for i in range(len(w))]
+    return pd.DataFrame(rows)

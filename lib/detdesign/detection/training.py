@@ -211,6 +211,16 @@ def train(model, data: Preprocessed, cfg: TrainConfig, ckpt_dir: str | os.PathLi
                    loop.epoch - start, loop.seconds)
 
 
+def run_dir(model, cfg, tcfg: TrainConfig, data, base_dir: str | os.PathLike, val=None) -> Path:
+    """The checkpoint folder of one training under ``base_dir`` (what :func:`fit` writes): the content key of the
+    config, schedule, training data, architecture (``model``'s state-dict names and shapes) and validation ids."""
+    arch = tuple((k, tuple(v.shape)) for k, v in model.state_dict().items())
+    parts = (cfg, tcfg, *data.identity(), arch)
+    if val is not None:
+        parts += (tuple(t["image_id"] for t in val.targets), val.size)
+    return Path(base_dir) / content_key(*parts)
+
+
 def fit(cfg, tcfg: TrainConfig, data: Preprocessed, base_dir: str | os.PathLike, desc: str = "train",
         build=build_detector, val: Preprocessed | None = None, device: str = "cpu") -> Fit:
     """Build ``cfg`` (seeded by ``tcfg.seed``), train it with checkpoints, return a :class:`Fit`.
@@ -223,11 +233,7 @@ def fit(cfg, tcfg: TrainConfig, data: Preprocessed, base_dir: str | os.PathLike,
     run adds the time of each session; loading a finished run adds nothing).
     """
     model = build(cfg, seed=tcfg.seed)
-    arch = tuple((k, tuple(v.shape)) for k, v in model.state_dict().items())
-    parts = (cfg, tcfg, *data.identity(), arch)
-    if val is not None:
-        parts += (tuple(t["image_id"] for t in val.targets), val.size)
-    run = Path(base_dir) / content_key(*parts)
+    run = run_dir(model, cfg, tcfg, data, base_dir, val)
     meta_path = run / "meta.json"
     meta = _read_meta(meta_path)
     trained = train(model, data, tcfg, ckpt_dir=run, desc=desc, val=val, device=device,

@@ -190,3 +190,34 @@ def figure(trained: pd.DataFrame, floor: float):
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def fusion_table(run, E: EffDetSizes, T: TestbedV2Sizes, data: dict, variant: str = V2) -> pd.DataFrame:
+    """The fast-fusion weights every BiFPN-fast training ended with (EMA weights: the evaluated model), one row per
+    training: fusion inputs, dead inputs (``w <= 0``: no gradient through ``relu``, so weight decay can switch an
+    input off for good), the smallest weight and the smallest share. Read from the checkpoints (never committed)
+    once and cached in ``04_fusion_v2`` under the job's key, so a fresh clone shows the published table; a training
+    whose checkpoint and row are both missing is left out."""
+    import torch
+
+    from detdesign.detection.ablation import fusion_weights
+    from detdesign.detection.model import build_detector
+    from detdesign.detection.training import run_dir
+
+    cache, rows = run.cache("04_fusion_v2"), []
+    for neck, seed, schedule, job in jobs(run, E, T, variant):
+        if neck != "BiFPN fast":
+            continue
+        key = job.key(data)
+        if key not in cache:
+            ckpt = run_dir(build_detector(job.cfg, seed=job.tcfg.seed), job.cfg, job.tcfg, data["train"],
+                           run.checkpoints(CACHE)) / "last.pt"
+            if not ckpt.exists():
+                continue
+            w = fusion_weights(torch.load(ckpt, map_location="cpu", weights_only=True))
+            w = w[w["weights"] == "ema"] if (w["weights"] == "ema").any() else w
+            cache.put(key, {"inputs": len(w), "dead": int(w["dead (fast)"].sum()), "min_w": float(w["w"].min()),
+                            "min_share": float(w["fast share"].min()), "median_w": float(w["w"].median())})
+        rows.append({"neck": neck, "seed": seed, "schedule": f"{schedule}S",
+                     **{k: v for k, v in cache.get(key).items() if not k.startswith("_")}})
+    return pd.DataFrame(rows)
