@@ -30,9 +30,11 @@ def test_invalid_claims():
 def test_render_readme_between_markers(tmp_path, isolated_outputs):
     claims.record("99_test", _rows(), "full")
     readme = tmp_path / "README.md"
-    readme.write_text(f"intro\n{claims.START}\nold\n{claims.END}\nouter\n")
+    s0, s1 = claims.summary.MARKERS
+    readme.write_text(f"intro\n{s0}\n{s1}\n{claims.START}\nold\n{claims.END}\nouter\n")
     text = claims.render_readme(readme, isolated_outputs / "data" / "claims")
     assert "\nold\n" not in text and "x = 1.0" in text and "note \\| with pipe" in text
+    assert text.index(s0) < text.index(s1) < text.index(claims.START)  # the per-paper summary renders too
     assert text.startswith("intro\n") and text.endswith("outer\n")
     readme.write_text("no markers")
     with pytest.raises(ValueError, match="markers"):

@@ -7,10 +7,12 @@
   equivalence, thresholds, timing, the power gate), each returning a :class:`Decision`;
 - :mod:`detdesign.claims.preconditions` -- preconditions shared by the detection claims ("the detector learned
   classes");
+- :mod:`detdesign.claims.summary` -- which claims of each paper hold (the README's top);
 - :mod:`detdesign.claims.power` -- :func:`~detdesign.claims.power.seed_gate`: the seeds a difference needs, and
   whether they are affordable.
 """
 
+from detdesign.claims import summary  # noqa: F401  (the per-paper summary, claims.summary)
 from detdesign.claims.ledger import (
     COLUMNS,
     END,

@@ -226,8 +226,13 @@ def replace_between(text: str, start: str, end: str, body: str, where: str = "RE
 
 
 def render_readme(readme: str | os.PathLike, folder: str | os.PathLike) -> str:
-    """Replace the claims table between the README markers with the rows under ``folder``."""
+    """Replace the claims table between the README markers with the rows under ``folder``, and the per-paper
+    summary (:mod:`detdesign.claims.summary`) between its own markers."""
+    from detdesign.claims import summary
+
     path = Path(readme)
-    new = replace_between(path.read_text(), START, END, to_markdown(load_all(folder)), str(path))
+    rows = load_all(folder)
+    new = replace_between(path.read_text(), START, END, to_markdown(rows), str(path))
+    new = replace_between(new, *summary.MARKERS, summary.to_markdown(rows), str(path))
     path.write_text(new)
     return new

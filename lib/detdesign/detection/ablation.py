@@ -9,6 +9,7 @@ parameters, MACs and batch-1 CPU latency on one image's backbone features.
 
 from __future__ import annotations
 
+import pandas as pd
 import torch
 
 from detdesign.detection.config import DetectorConfig, NeckConfig
@@ -47,13 +48,12 @@ def neck_variants(image_size: int) -> dict[str, NeckConfig]:
     return {**bifpn, "FPN matched": fpns[best]}
 
 
-def fusion_weights(state: dict) -> "pd.DataFrame":
+def fusion_weights(state: dict) -> pd.DataFrame:
     """The learned fusion weights of every BiFPN node in a training checkpoint (``state``: what
     :func:`detdesign.detection.fit` saves, ``last.pt``), raw and EMA weights: one row per (weights, node input)
     with the raw parameter ``w`` and its share after the fusion rule (fast: ``relu(w) / sum relu(w)``, EfficientDet
     Eq. 3 normalised). A fast-fusion input with ``w <= 0`` is *dead*: ``relu`` passes no gradient back to it, so
     weight decay, which pulls every ``w`` towards 0, can switch an input off for good."""
-    import pandas as pd
 
     rows = []
     for which in ("model", "ema"):

@@ -1,0 +1,37 @@
+"""The per-paper summary of the ledger (README top): counts per paper, one line per claim, reasons shortened."""
+
+import pandas as pd
+
+from detdesign.claims import COLUMNS, summary
+
+
+def _rows(*rows):
+    return pd.DataFrame([{c: "" for c in COLUMNS} | r for r in rows], columns=list(COLUMNS))
+
+
+def test_counts_group_paper_claims_by_notebook_and_keep_fidelity_apart():
+    df = _rows({"notebook": "01_bn_rescaling", "kind": "paper", "holds": "yes", "claim_id": "01-a"},
+               {"notebook": "06_zen_nas_search", "kind": "paper", "holds": "inconclusive", "claim_id": "06-a",
+                "reason": "needs 2S", "lean": "no"},
+               {"notebook": "04_compound_scaling", "kind": "fidelity", "holds": "yes", "claim_id": "04-counts"},
+               {"notebook": "04_compound_scaling", "kind": "paper", "holds": "no", "claim_id": "04-a"})
+    t = summary.counts(df)
+    assert list(t.index) == ["Zen-NAS", "EfficientNet / EfficientDet"]  # reading order, fidelity not counted
+    assert t.loc["Zen-NAS", ["yes", "inconclusive", "claims", "undecided"]].tolist() == [1, 1, 2, 1]
+    md = summary.to_markdown(df)
+    assert "**Zen-NAS**: 2 claims, 1 yes, 1 inconclusive" in md
+    assert "- **inconclusive** `06-a`:  (needs 2S; the measurement alone: no)" in md
+    assert "**Fidelity checks (our code against official numbers)**: 1 rows, 1 yes" in md
+
+
+def test_a_precondition_reason_keeps_the_names_and_long_text_is_cut():
+    reason = "precondition not met: P1 cascade - detector 1 (seed variance (included)) (-0.0145, needs > 0)"
+    df = _rows({"notebook": "05_dynamicdet", "kind": "paper", "holds": "inconclusive", "claim_id": "05-a",
+                "reason": reason, "paper_says": "x" * 300})
+    line = summary.to_markdown(df).splitlines()[1]
+    assert "(precondition not met: P1 cascade - detector 1)" in line
+    assert "x" * (summary.SHORT - 1) + "…" in line and "x" * summary.SHORT not in line
+
+
+def test_an_empty_ledger_says_how_to_fill_it():
+    assert "make reproduce PROFILE=full" in summary.to_markdown(_rows())
