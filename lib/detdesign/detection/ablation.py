@@ -25,11 +25,12 @@ def neck_detector(image_size: int, neck: NeckConfig, num_classes: int = 10) -> D
     return DetectorConfig(image_size=image_size, num_classes=num_classes, neck=neck)
 
 
-def neck_cost(cfg: DetectorConfig, runs: int) -> dict:
-    """Neck parameters, MACs and (``runs`` > 0) batch-1 CPU latency on one image's backbone features."""
+def neck_cost(cfg: DetectorConfig, runs: int, batch: int = 1) -> dict:
+    """Neck parameters, MACs and (``runs`` > 0) CPU latency on the backbone features of ``batch`` images (MACs
+    per batch)."""
     det = build_detector(cfg).eval()
     with torch.no_grad():
-        feats = det.features(torch.zeros(1, 3, cfg.image_size, cfg.image_size))
+        feats = det.features(torch.zeros(batch, 3, cfg.image_size, cfg.image_size))
     out = {"neck_params_k": count_params(det.neck) / 1e3, "neck_MMACs": count_flops(det.neck, inputs=feats).macs / 1e6}
     if runs:
         lat = measure_latency(det.neck, inputs=feats, runs=runs, warmup=3)

@@ -152,9 +152,9 @@ def preconditions(trained: pd.DataFrame, floor: float, shares: dict[str, float])
 
 
 def claims(trained: pd.DataFrame, lad: dict[str, list], lat: pd.DataFrame, sigmas: dict[int, float], floor: float,
-           shares: dict[str, float], hours: float, variant: str = V2) -> list:
+           shares: dict[str, float], hours: float, variant: str = V2, lat_batch=None) -> list:
     """``04-bifpn-vs-fpn`` and ``04-fast-fusion`` decided on testbed v2 (:func:`detdesign.studies.effdet.claims`):
-    one more seed costs the two compared necks at every schedule trained."""
+    one more seed costs the two compared necks at every schedule trained; ``lat_batch``: (batch, latency table)."""
     from detdesign.studies.effdet import claims as neck_claims
 
     per_seed_h = float(trained.groupby("schedule")["train_seconds"].mean().sum()) * 2 / 3600
@@ -162,7 +162,7 @@ def claims(trained: pd.DataFrame, lad: dict[str, list], lat: pd.DataFrame, sigma
     graph = lad["BiFPN fast - FPN matched"]
     fusion = lad.get("BiFPN fast - BiFPN softmax", graph)
     return neck_claims(m, graph, fusion, lat, preconditions(trained, floor, shares), sigmas[max(sigmas)],
-                       per_seed_h, hours, f"testbed {variant} (online scenes), the 00c pilot's recipe as S")
+                       per_seed_h, hours, f"testbed {variant} (online scenes), the 00c pilot's recipe as S", lat_batch)
 
 
 def findings(trained: pd.DataFrame, lad: dict[str, list], floor: float, variant: str = V2) -> str:
