@@ -163,18 +163,23 @@ def make_scene(cfg: SceneConfig, split: str, index: int, pool,
     return img, np.array(boxes, dtype=np.float32).reshape(-1, 4), np.array(classes, dtype=np.int64), difficulty
 
 
-def generate(cfg: SceneConfig, split: str, n: int) -> dict:
-    """The first ``n`` scenes of ``split`` as arrays (cached under the data cache, keyed by the recipe)."""
+def generate(cfg: SceneConfig, split: str, n: int, stream: int | None = None) -> dict:
+    """The first ``n`` scenes of ``split`` as arrays (cached under the data cache, keyed by the recipe).
+    ``stream``: draw the scenes from another random stream of the same split's images (``make_scene``'s ``epoch``):
+    fresh compositions of images no detector trained on (testbed v2's router scenes); None: the fixed scenes."""
     from detdesign.results import content_key
 
     if n < 1:
         raise ValueError(f"need n >= 1 scenes, got {n}")
-    path = default_cache_dir() / "scenes" / f"{split}-{n}-{content_key(cfg, RECIPE_VERSION)}.npz"
+    if stream is not None and (not isinstance(stream, int) or stream < 0):
+        raise ValueError(f"stream must be None or an int >= 0, got {stream!r}")
+    tag = "" if stream is None else f"s{stream}-"
+    path = default_cache_dir() / "scenes" / f"{split}-{tag}{n}-{content_key(cfg, RECIPE_VERSION)}.npz"
     cached = read_npz(path)
     if cached is not None:
         return cached
     pool = _pool(split, cfg.classes)
-    out = [make_scene(cfg, split, i, pool) for i in range(n)]
+    out = [make_scene(cfg, split, i, pool, epoch=stream) for i in range(n)]
     arrays = {"images": np.stack([o[0] for o in out]),
               "counts": np.array([len(o[2]) for o in out]),
               "boxes": np.concatenate([o[1] for o in out]), "labels": np.concatenate([o[2] for o in out]),
@@ -184,14 +189,18 @@ def generate(cfg: SceneConfig, split: str, n: int) -> dict:
     return arrays
 
 
-def load_scenes(split: str, n: int, cfg: SceneConfig | None = None, source: str | None = None):
+def load_scenes(split: str, n: int, cfg: SceneConfig | None = None, source: str | None = None,
+                stream: int | None = None):
     """``n`` scenes of ``split`` as a :class:`~detdesign.detection.data.Preprocessed` (input = canvas, scale 1);
     each target also carries its difficulty (``n_objects``, ``min_side``, ``max_occlusion``). ``source`` names
-    the testbed variant the split belongs to (it enters a detector job's content key; None for v1)."""
+    the testbed variant the split belongs to (it enters a detector job's content key; None for v1); ``stream``:
+    as in :func:`generate` (it joins ``source``, so keys of jobs on other streams differ)."""
     from detdesign.detection.data import Preprocessed
 
     cfg = cfg or SceneConfig()
-    a = generate(cfg, split, n)
+    a = generate(cfg, split, n, stream)
+    if stream is not None:
+        source = f"{source or ''}/stream {stream}"
     ends = np.cumsum(a["counts"])
     targets, records = [], []
     for i in range(n):

@@ -153,6 +153,21 @@ def load_testbed(variant: str | TestbedVariant, n_train: int, n_val: int, n_test
     return {"train": out["train"], "val": out["val"], "test": out["test"]}
 
 
+ROUTER_STREAM, THRESHOLD_STREAM = 10_001, 10_002  # random streams of the val images (never a training epoch)
+
+
+def load_router_splits(variant: str | TestbedVariant, n_router: int, n_threshold: int) -> dict:
+    """Fresh scenes for DynamicDet's router (notebook 05 on testbed v2): ``router`` (``n_router`` scenes that train
+    it) and ``thresholds`` (``n_threshold`` more that set its thresholds), new compositions of the *val* half of
+    CIFAR-10 test: images neither detector trained on (they train on CIFAR-10 train), disjoint from the test half
+    that scores everything. Two streams apart from the fixed val scenes, so no scene repeats across the three."""
+    v = get_variant(variant)
+    if not v.online:
+        raise ValueError(f"variant {v.name!r} has no fresh scenes: router splits need an online (v2) variant")
+    return {name: load_scenes("val", n, v.scenes, v.key(), stream=s)
+            for name, n, s in (("router", n_router, ROUTER_STREAM), ("thresholds", n_threshold, THRESHOLD_STREAM))}
+
+
 def choose_variant(table) -> str | None:
     """The pilot's choice: among the rows of ``table`` (a DataFrame indexed by variant, with a boolean
     ``eligible`` and the effect-to-seed-noise ``ratio``) the eligible one with the largest ratio; None when no
@@ -174,6 +189,7 @@ __all__ = [
     "OnlineScenes",
     "TestbedVariant",
     "get_variant",
+    "load_router_splits",
     "load_testbed",
     "object_counts",
 ]

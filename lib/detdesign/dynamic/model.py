@@ -33,6 +33,9 @@ class DynamicConfig:
     first: DetectorConfig = field(default_factory=DetectorConfig)
     second: DetectorConfig = field(default_factory=DetectorConfig)
     router_reduction: int = 4  # FC d -> floor(d / 4) -> 1
+    # the checkpoint key of a trained standalone detector whose weights detector 1 takes, frozen: stage 1 then
+    # trains detector 2 (and the composite connection) alone. Empty: the paper's joint training of both.
+    first_from: str = field(default="", repr=False)
 
     def __post_init__(self):
         if self.first.image_size != self.second.image_size or self.first.num_classes != self.second.num_classes:
@@ -41,6 +44,13 @@ class DynamicConfig:
                              f"{self.first.num_classes}/{self.second.num_classes}")
         if self.router_reduction < 1:
             raise ValueError(f"router_reduction must be >= 1, got {self.router_reduction}")
+        if not isinstance(self.first_from, str):
+            raise TypeError(f"first_from is a checkpoint key (str; empty for joint training), got {self.first_from!r}")
+
+    @property
+    def frozen_first(self) -> bool:
+        """Detector 1 is a trained detector, frozen (weights, BN statistics); stage 1 trains detector 2 alone."""
+        return bool(self.first_from)
 
 
 class AdaptiveRouter(nn.Module):
@@ -103,7 +113,8 @@ class Composite(nn.Module):
 
 
 class DynamicDetector(nn.Module):
-    """``loss`` (stage 1: L1 + L2), ``router_loss`` (stage 2) and ``predict`` with per-image routing."""
+    """``loss`` (stage 1: L1 + L2, or L2 alone with a frozen detector 1), ``router_loss`` (stage 2) and
+    ``predict`` with per-image routing."""
 
     def __init__(self, cfg: DynamicConfig):
         super().__init__()
@@ -117,6 +128,21 @@ class DynamicDetector(nn.Module):
         self._stage_starts = starts
         self.composite = Composite(self.first.backbone.channels, [bb2.spec[k].out_channels for k in starts])
         self.router = AdaptiveRouter(self.first.backbone.channels, cfg.router_reduction)
+        if cfg.frozen_first:
+            self.first.requires_grad_(False)
+
+    def train(self, mode: bool = True):
+        """As ``nn.Module.train``; a frozen detector 1 stays in eval mode (its BN statistics never move)."""
+        super().train(mode)
+        if self.cfg.frozen_first:
+            self.first.eval()
+        return self
+
+    def load_first(self, state: dict) -> None:
+        """Detector 1's weights from a standalone detector's state dict (``Detector`` keys; an EMA copy's
+        ``module.`` prefix and ``n_averaged`` are dropped). Every key must match: a different architecture fails."""
+        sd = {k.removeprefix("module."): v for k, v in state.items() if k != "n_averaged"}
+        self.first.load_state_dict(sd, strict=True)
 
     def features1(self, images: Tensor) -> list[Tensor]:
         self.first.check_images(images)
@@ -151,6 +177,14 @@ class DynamicDetector(nn.Module):
     def loss(self, images: Tensor, targets: list[dict]):
         """Stage 1: mean over images of L1 + L2; per-image dict with ``loss``, ``l1``, ``l2``."""
         self.first.check_labels(targets)
+        if self.cfg.frozen_first:  # detector 1 is fixed: no graph through it, its loss only reported
+            with torch.no_grad():
+                f1 = self.features1(images)
+                _, per1 = self.first.head.loss(self.first.head(self.first.neck(f1)), targets)
+            outs2 = self.second.head(self.second.neck(self.features2(images, [f.detach() for f in f1])))
+            _, per2 = self.second.head.loss(outs2, targets)
+            per = {"loss": per2["loss"], "l1": per1["loss"], "l2": per2["loss"]}
+            return per["loss"].mean(), per
         _, outs1, outs2 = self.heads(images)
         _, per1 = self.first.head.loss(outs1, targets)
         _, per2 = self.second.head.loss(outs2, targets)

@@ -72,11 +72,26 @@ class RouterFit:
     holdout_rho: float
 
 
-def build_dynamic(cfg: DynamicConfig, seed: int = 0) -> DynamicDetector:
-    """A seeded :class:`DynamicDetector`."""
+def build_dynamic(cfg: DynamicConfig, seed: int = 0, first_ckpt=None) -> DynamicDetector:
+    """A seeded :class:`DynamicDetector`. With ``cfg.frozen_first``, ``first_ckpt`` (the standalone detector's
+    ``last.pt``, named by ``cfg.first_from``) gives detector 1 its weights: the EMA copy when the training kept
+    one (the model it evaluated), else the raw weights. Without ``first_ckpt`` detector 1 stays at its
+    initialisation, which is right only when the dynamic run's own checkpoint is restored next."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return DynamicDetector(cfg)
+        model = DynamicDetector(cfg)
+    if first_ckpt is not None:
+        if not cfg.frozen_first:
+            raise ValueError("first_ckpt given but cfg.first_from is empty: set first_from to the checkpoint's key "
+                             "so that the run's content key says which detector 1 it froze")
+        from pathlib import Path
+
+        path = Path(first_ckpt)
+        if path.parent.name != cfg.first_from:
+            raise ValueError(f"first_ckpt {path} is not the checkpoint cfg.first_from names ({cfg.first_from!r})")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        model.load_first(state.get("ema") or state["model"])
+    return model
 
 
 @torch.no_grad()
