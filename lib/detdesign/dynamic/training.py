@@ -39,7 +39,11 @@ class DynamicJob:
     tcfg: TrainConfig
 
     def key(self, splits: dict) -> str:
-        return content_key("dynamic", self.cfg, self.tcfg, len(splits["train"]), len(splits["val"]))
+        """Config, schedule and split sizes; a testbed-v2 training split (one with a ``source``) adds its identity
+        (v1 keys, published before, stay as they were)."""
+        train = splits["train"]
+        extra = (train.identity(),) if getattr(train, "source", None) else ()
+        return content_key("dynamic", self.cfg, self.tcfg, len(train), len(splits["val"]), *extra)
 
 
 @dataclass(frozen=True)

@@ -69,14 +69,31 @@ def jobs(run, T: TestbedSizes, S: DynamicSizes, data: dict) -> dict[str, Dynamic
     return out
 
 
-def _fit(job: DynamicJob, splits: dict, ckpt_dir, device: str):
-    return fit(job.cfg, job.tcfg, splits["train"], ckpt_dir, desc=f"stage 1 {job.dataset}", build=build_dynamic,
+def _fit(job: DynamicJob, splits: dict, ckpt_dir, device: str, first_dir=None):
+    """Stage 1 of ``job`` (or its finished checkpoint). A frozen detector 1 (``cfg.first_from``) is loaded from
+    ``first_dir / first_from / last.pt`` before a first training; a run whose own checkpoint exists needs none."""
+    from functools import partial
+    from pathlib import Path
+
+    from detdesign.detection.training import run_dir
+
+    build = build_dynamic
+    if job.cfg.frozen_first:
+        ref = Path(first_dir or ".") / job.cfg.first_from / "last.pt"
+        own = run_dir(build_dynamic(job.cfg, job.tcfg.seed), job.cfg, job.tcfg, splits["train"], ckpt_dir,
+                      splits["val"]) / "last.pt"
+        if ref.exists():
+            build = partial(build_dynamic, first_ckpt=ref)
+        elif not own.exists():
+            raise FileNotFoundError(f"detector 1 of {job.dataset} is frozen from checkpoint {job.cfg.first_from!r}, "
+                                    f"which is not at {ref}: train the 00c testbed-v2 reference detector first")
+    return fit(job.cfg, job.tcfg, splits["train"], ckpt_dir, desc=f"stage 1 {job.dataset}", build=build,
                val=splits["val"], device=device)
 
 
-def _stage1(item: tuple, data: dict, ckpt_dir, device: str) -> dict:
+def _stage1(item: tuple, data: dict, ckpt_dir, device: str, first_dir=None) -> dict:
     _, job = item
-    f = _fit(job, data[job.dataset], ckpt_dir, device)
+    f = _fit(job, data[job.dataset], ckpt_dir, device, first_dir)
     return {"train_seconds": f.seconds, "final_l1": float(f.history["l1"].iloc[-20:].mean()),
             "final_l2": float(f.history["l2"].iloc[-20:].mean()), "curve": curve_json(f.curve),
             "val_AP": float(f.curve["AP"].iloc[-1]), "val_gain": f.convergence["gain"],
@@ -89,7 +106,8 @@ def train_stage1(run, js: dict[str, DynamicJob], data: dict) -> pd.DataFrame:
     items = list(js.items())
     rows = run.map(_stage1, items, key=lambda it: it[1].key(data[it[1].dataset]),
                    cache=run.cache("05_dynamic", fields=STAGE1_FIELDS),
-                   shared={"data": data, "ckpt_dir": run.checkpoints("05"), "device": run.device}, desc="stage 1")
+                   shared={"data": data, "ckpt_dir": run.checkpoints("05"), "device": run.device,
+                           "first_dir": run.checkpoints("00c_v2")}, desc="stage 1")
     return pd.DataFrame([{"run": n, "dataset": j.dataset, **r} for (n, j), r in zip(items, rows)]).set_index("run")
 
 
@@ -143,20 +161,29 @@ def analyse(run, name: str, job: DynamicJob, splits: dict, S: DynamicSizes, seed
     """:func:`measure` one run, through the ``05_analysis`` cache (keyed by the stage-1 job, the stage-2 sizes,
     the seed and :data:`ANALYSIS_VERSION`). Cached or not, the result is read back from its row, so a first run
     and a rerun show identical numbers."""
-    key = content_key("dynamic-analysis", job.key(splits), S, seed, len(splits["test"]))
+    fresh = tuple(splits[k].identity() for k in ("router", "thresholds") if k in splits)  # v2: fresh scenes
+    key = content_key("dynamic-analysis", job.key(splits), S, seed, len(splits["test"]), *fresh)
     cache = run.cache("05_analysis", version=ANALYSIS_VERSION, fields=ANALYSIS_FIELDS)
     row = cache.get_or_compute(key, lambda: measure(run, name, job, splits, S, seed).to_row(),
                                fields=ANALYSIS_FIELDS)
-    n_thr = len(split_val(splits["val"], S.router_share)[1])
+    n_thr = len(router_splits(splits, S)[1])
     return dataclasses.replace(Analysis.from_row(name, row), threshold_images=n_thr)
+
+
+def router_splits(splits: dict, S: DynamicSizes):
+    """(router images, threshold images): testbed v2's fresh ``router`` / ``thresholds`` scenes when the splits
+    have them, else :func:`split_val` of val (v1 and BCCD)."""
+    if "router" in splits:
+        return splits["router"], splits["thresholds"]
+    return split_val(splits["val"], S.router_share)
 
 
 def measure(run, name: str, job: DynamicJob, splits: dict, S: DynamicSizes, seed: int) -> Analysis:
     """Load the finished stage 1, train the router on the router split with held-out early stopping, and
     measure: static detectors, the curve with oracle and random routing, the paired bootstrap at 50% hard,
     the router's rank correlation with the held-out gain, thresholds val -> test, and image hardness."""
-    model = _fit(job, splits, run.checkpoints("05"), run.device).model.cpu().eval()
-    router_split, thr_split = split_val(splits["val"], S.router_share)
+    model = _fit(job, splits, run.checkpoints("05"), run.device, run.checkpoints("00c_v2")).model.cpu().eval()
+    router_split, thr_split = router_splits(splits, S)
     rfit = train_router(model, router_split, RouterTrainConfig(epochs=S.router_epochs, lr=S.router_lr, seed=seed,
                                                                holdout=S.router_holdout))
     test = splits["test"]
@@ -219,3 +246,43 @@ def score_table(d1, d2, bins: int = SCORE_BINS) -> pd.DataFrame:
                  for lo, hi, c in zip(edges[:-1], edges[1:], counts)]
     return pd.DataFrame(rows)
 
+
+
+# -- testbed v2: a frozen reference detector 1 and a stronger detector 2 (the issue's departure, stated) ---------
+def v2_splits(T2, S2, variant: str | None = None) -> dict:
+    """The reference detector's splits of testbed v2 (its ``ref_scenes_per_epoch``, val, test) and the router's
+    fresh ``router`` / ``thresholds`` scenes (:func:`detdesign.data.testbed.load_router_splits`)."""
+    from detdesign.data.testbed import V2, load_router_splits
+    from detdesign.studies.testbed_v2 import reference_data
+
+    variant = variant or V2
+    return {**reference_data(T2, variant), **load_router_splits(variant, S2.router_scenes, S2.threshold_scenes)}
+
+
+def v2_jobs(run, T2, S2, splits: dict, variant: str | None = None) -> dict[str, DynamicJob]:
+    """One job per seed of ``S2.seeds``: detector 1 = the 00c v2 reference detector trained at S with that seed
+    (``cfg.first_from`` = its checkpoint key: the run is keyed by which detector it froze), detector 2 = the
+    reference detector with neck ``S2.second_neck`` reading detector 1's features through the composite connection,
+    trained alone with the reference's schedule S and seed. Departure from the paper (identical detectors trained
+    jointly): detector 1 is fixed and known, so "the cascade beats detector 1" is by construction testable."""
+    from detdesign.data.testbed import V2, get_variant
+    from detdesign.detection.ablation import neck_variants
+    from detdesign.detection.model import build_detector
+    from detdesign.detection.recipe import testbed_detector, v2_recipe
+    from detdesign.detection.training import run_dir
+    from detdesign.studies.testbed_v2 import reference_jobs
+
+    variant = variant or V2
+    v = get_variant(variant)
+    neck = neck_variants(v.canvas)[S2.second_neck] if S2.second_neck else None
+    refs = reference_jobs(run, T2, variant)
+    out = {}
+    for seed in S2.seeds:
+        ref = refs.get(f"S seed {seed}")
+        if ref is None:
+            raise ValueError(f"seed {seed} has no 00c v2 reference job at S (ref_seeds {T2.ref_seeds})")
+        key = run_dir(build_detector(ref.cfg, seed=ref.tcfg.seed), ref.cfg, ref.tcfg, splits["train"], ".",
+                      splits["val"] if ref.validate else None).name
+        cfg = DynamicConfig(first=ref.cfg, second=testbed_detector(v, neck), first_from=key)
+        out[f"v2 seed {seed}"] = DynamicJob("v2", cfg, v2_recipe(T2, seed, run.speed_for(variant)))
+    return out
