@@ -22,3 +22,17 @@ def seed_gate(decision: Decision, d: Difference, sigma: float, seed_hours: float
     se = d.se_image if math.isfinite(d.se_image) else 0.0
     need = seeds_for_power(d.diff + margin, sigma, se, contrast=contrast) if math.isfinite(sigma) else math.inf
     return descriptive_if_unaffordable(decision, need, 0, "seeds", seed_hours, budget_hours)
+
+
+def equivalence_gate(decision: Decision, d: Difference, margin: float, sigma: float, seed_hours: float,
+                     budget_hours: float, contrast: float = 2.0) -> Decision:
+    """``decision`` of an equivalence claim (``|A - B| < margin``) gated by the seeds that give 80% power to put
+    the interval inside ``+-margin`` when the true difference is the measured one: the distance to the nearer
+    margin is ``margin - |d.diff|`` (a normal approximation of the two one-sided tests); a measured difference
+    already at or beyond the margin cannot be shown equivalent by more seeds (``inf``)."""
+    if not (math.isfinite(margin) and margin > 0):
+        raise ValueError(f"an equivalence margin must be a positive number, got {margin!r}")
+    room = margin - abs(d.diff)
+    se = d.se_image if math.isfinite(d.se_image) else 0.0
+    need = seeds_for_power(room, sigma, se, contrast=contrast) if room > 0 and math.isfinite(sigma) else math.inf
+    return descriptive_if_unaffordable(decision, need, 0, "seeds", seed_hours, budget_hours)
