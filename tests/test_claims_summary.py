@@ -35,3 +35,14 @@ def test_a_precondition_reason_keeps_the_names_and_long_text_is_cut():
 
 def test_an_empty_ledger_says_how_to_fill_it():
     assert "make reproduce PROFILE=full" in summary.to_markdown(_rows())
+
+
+def test_the_readme_tables_put_fidelity_and_targets_apart():
+    from detdesign.claims import tables
+
+    df = _rows({"notebook": "04_compound_scaling", "kind": "paper", "holds": "no", "claim_id": "04-a"},
+               {"notebook": "00c_testbed", "kind": "target", "holds": "yes", "claim_id": "00c-t"})
+    text = tables(df)
+    head, own = text.split("**Fidelity checks and the project's own targets**")
+    assert "04-a" in head and "00c-t" not in head and "00c-t" in own
+    assert "Fidelity checks" not in tables(df.iloc[:1])

@@ -28,6 +28,7 @@ from detdesign.claims.ledger import (
     record,
     render_readme,
     replace_between,
+    tables,
     to_markdown,
     verdict,
     verdict_text,

@@ -217,6 +217,18 @@ def to_markdown(df: pd.DataFrame) -> str:
     return "\n".join([head, *rows])
 
 
+def tables(df: pd.DataFrame) -> str:
+    """The README's claims section: the papers' claims in one table, then the fidelity checks (our code against
+    official numbers) and the project's own targets (the instrument's quality) in a table of their own."""
+    own = df["kind"].isin(("fidelity", "target")) if "kind" in df else pd.Series(False, index=df.index)
+    out = to_markdown(df[~own])
+    if own.any():
+        out += ("\n\n**Fidelity checks and the project's own targets** (not claims of the papers: whether our "
+                "implementation matches the official numbers, and whether the instrument is good enough to test the "
+                "claims above)\n\n" + to_markdown(df[own]))
+    return out
+
+
 def replace_between(text: str, start: str, end: str, body: str, where: str = "README") -> str:
     """``text`` with everything between the markers ``start`` and ``end`` replaced by ``body``."""
     if start not in text or end not in text or text.index(start) > text.index(end):
@@ -232,7 +244,7 @@ def render_readme(readme: str | os.PathLike, folder: str | os.PathLike) -> str:
 
     path = Path(readme)
     rows = load_all(folder)
-    new = replace_between(path.read_text(), START, END, to_markdown(rows), str(path))
+    new = replace_between(path.read_text(), START, END, tables(rows), str(path))
     new = replace_between(new, *summary.MARKERS, summary.to_markdown(rows), str(path))
     path.write_text(new)
     return new
