@@ -67,6 +67,7 @@ __all__ = [
     "converged_by_doubling", "decide_difference", "decide_equivalence", "decide_non_inferiority", "decided",
     "descriptive_if_unaffordable", "equivalence_outcome", "inside", "interval", "learned_classes", "load_all",
     "measured_at_s", "non_inferiority_outcome", "preconditions_text", "rank_outcome", "record", "render_readme",
-    "replace_between", "share_outcome", "sign_outcome", "timing_outcome", "timing_tiers", "to_markdown",
+    "replace_between", "share_outcome", "sign_outcome", "summary", "tables", "timing_outcome", "timing_tiers",
+    "to_markdown",
     "verdict", "verdict_text",
 ]
