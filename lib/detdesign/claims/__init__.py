@@ -12,7 +12,7 @@
   whether they are affordable.
 """
 
-from detdesign.claims import summary  # noqa: F401  (the per-paper summary, claims.summary)
+from detdesign.claims import summary
 from detdesign.claims.ledger import (
     COLUMNS,
     END,
