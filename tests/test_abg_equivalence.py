@@ -38,3 +38,17 @@ def test_abg_rows_are_an_equivalence_and_a_row_for_the_other_candidates():
     assert (eq.holds, eq.lean, eq.reason) == ("inconclusive", "yes", "needs 2S")
     assert "(1.70, 1.10, 1.00)" in rows["04-abg-others"].we_measured
     assert math.isfinite(grid.ABG_MARGIN)
+
+
+def test_with_the_candidates_at_2s_both_rows_read_the_ladder():
+    idx = ["(1.20, 1.10, 1.15)", "(1.10, 1.20, 1.10)", "(1.70, 1.10, 1.00)"]
+
+    def table(schedule):
+        return pd.DataFrame({"paper_rule": [True, False, False], "acc": [0.60, 0.602, 0.57],
+                             "diff_to_paper": [0.0, 0.002, -0.03],
+                             "d": [None, _d(-0.002, 0.004, schedule), _d(0.03, 0.005, schedule)]}, index=idx)
+
+    pre = (Precondition.check("seeds", 2.0, ">=", 2.0),)
+    rows = {r.claim_id: r for r in grid._abg_rows(table(1.0), pre, 0.002, 0.1, 48, abg2=table(2.0))}
+    assert rows["04-abg"].holds == "yes" and "2S" in rows["04-abg"].we_measured
+    assert rows["04-abg-others"].holds == "yes"  # +3 pts at S and 2S: the paper's rule beats the depth-heavy one
