@@ -99,3 +99,10 @@ def test_fusion_weights_reads_raw_and_ema_and_flags_dead_inputs():
     assert raw["dead (fast)"].tolist() == [False, True, False]
     assert raw["fast share"].tolist() == pytest.approx([1 / 1.5, 0.0, 0.5 / 1.5], abs=1e-3)
     assert set(t["node"]) == {"neck.layers.0.fuse.0"}
+
+
+def test_the_pilots_runs_keep_the_pilots_seed_group_and_are_not_counted_twice():
+    pilot = necks_v2.group_name("FPN matched", 1, "v2-4c-256", ("FPN matched",))
+    assert pilot == "FPN matched on v2-4c-256 (00c pilot)"
+    assert necks_v2.group_name("BiFPN fast", 1, "v2-4c-256", ("FPN matched",)) == "BiFPN fast on v2-4c-256 (04)"
+    assert necks_v2.group_name("FPN matched", 2, "v2-4c-256", ("FPN matched",)).endswith("(04)")

@@ -107,14 +107,23 @@ def difference(trained: pd.DataFrame, a: str, b: str, sigma: float, schedule: in
     return paired_difference(ta, tb, sigma, schedule)
 
 
-def seed_noise(run, trained: pd.DataFrame, variant: str = V2) -> dict[int, float]:
+def group_name(neck: str, schedule: int, variant: str = V2, pilot_necks: tuple[str, ...] = ()) -> str:
+    """The seed-noise group of a neck's runs: at S a neck the 00c pilot trained keeps the pilot's group name (the
+    same runs: the table replaces its rows instead of counting them twice); every other group is named for 04."""
+    if schedule == 1 and neck in pilot_necks:
+        return f"{neck} on {variant} (00c pilot)"
+    return f"{neck} on {variant} (04)"
+
+
+def seed_noise(run, trained: pd.DataFrame, T: TestbedV2Sizes, variant: str = V2) -> dict[int, float]:
     """Add each schedule's groups to the project's seed-noise table and return {schedule: pooled seed SD}. At S the
-    instrument is the 00c pilot's (its necks' groups carry the same names and values, so nothing is counted twice);
-    2S is its own instrument (groups of different schedules are never pooled)."""
+    instrument is the 00c pilot's (:func:`group_name`: the pilot's own runs are not counted twice); 2S is its own
+    instrument (groups of different schedules are never pooled)."""
     from detdesign.seed_noise import scenes_v2_ap
 
     names = {1: "pilot schedule", 2: "2x pilot schedule"}
-    return {int(k): run.seed_noise.add(scenes_v2_ap(variant, names[k]), g, "neck", "AP", "04_compound_scaling")
+    return {int(k): run.seed_noise.add(scenes_v2_ap(variant, names[k]), g, "neck", "AP", "04_compound_scaling",
+                                       lambda n, k=int(k): group_name(n, k, variant, T.necks))
             for k, g in trained.groupby("schedule")}
 
 
