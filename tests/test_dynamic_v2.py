@@ -1,8 +1,6 @@
 """DynamicDet on testbed v2: a frozen, pre-trained detector 1 (stage 1 trains detector 2 alone) and the router's
 fresh scenes (new compositions of images neither detector trained on)."""
 
-import dataclasses
-
 import numpy as np
 import pytest
 import torch
@@ -81,22 +79,3 @@ def test_router_scenes_are_new_compositions_apart_from_the_fixed_splits(root):
     assert torch.equal(again.images, splits["router"].images)  # deterministic
     with pytest.raises(ValueError, match="online"):
         load_router_splits("v1", 3, 2)
-
-
-def test_v2_jobs_freeze_the_reference_of_their_seed(root):
-    from detdesign import Run
-    from detdesign.studies import dynamic, testbed_v2
-
-    run = Run.from_env("smoke", seed=0)
-    T2, S2 = run.profile.testbed_v2, run.profile.dynamic_v2
-    splits = dynamic.v2_splits(T2, S2)
-    assert len(splits["router"]) == S2.router_scenes and len(splits["thresholds"]) == S2.threshold_scenes
-    js = dynamic.v2_jobs(run, T2, S2, splits)
-    ref = testbed_v2.reference_jobs(run, T2, "v2-4c-256")["S seed 0"]
-    job = js["v2 seed 0"]
-    assert job.cfg.first == ref.cfg and job.cfg.frozen_first and job.tcfg == ref.tcfg
-    assert job.cfg.second.neck.kind == "effdet-bifpn" and job.cfg.second.neck.fusion == "softmax"
-    other = dynamic.v2_jobs(run, T2, dataclasses.replace(S2, second_neck=""), splits)["v2 seed 0"]
-    assert other.key(splits) != job.key(splits)
-    with pytest.raises(FileNotFoundError, match="train the 00c testbed-v2 reference"):
-        dynamic._fit(job, splits, run.checkpoints("05") / "nowhere", "cpu", first_dir=run.checkpoints("nowhere"))
