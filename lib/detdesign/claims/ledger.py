@@ -220,7 +220,7 @@ def to_markdown(df: pd.DataFrame) -> str:
 def tables(df: pd.DataFrame) -> str:
     """The README's claims section: the papers' claims in one table, then the fidelity checks (our code against
     official numbers) and the project's own targets (the instrument's quality) in a table of their own."""
-    own = df["kind"].isin(("fidelity", "target")) if "kind" in df else pd.Series(False, index=df.index)
+    own = df["kind"].isin(("fidelity", "target"))
     out = to_markdown(df[~own])
     if own.any():
         out += ("\n\n**Fidelity checks and the project's own targets** (not claims of the papers: whether our "

@@ -10,6 +10,7 @@ content key, so an interrupted or distributed population resumes and loses nothi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from detdesign.detection.config import DetectorConfig, TrainConfig
 from detdesign.detection.efficientdet_model import EfficientDetSpec, build_efficientdet
 from detdesign.detection.evaluate import bootstrap_ap, coco_metrics, predict_all
 from detdesign.detection.model import build_detector
-from detdesign.detection.training import fit
+from detdesign.detection.training import fit, run_dir
 from detdesign.results import content_key
 from detdesign.stats import basic_interval
 from detdesign.training import curve_json
@@ -73,14 +74,24 @@ def population_fields(jobs) -> tuple[str, ...]:
     return tuple(sorted(set.intersection(*sets))) if sets else ()
 
 
+def _builder(job: DetectorJob):
+    return build_efficientdet if isinstance(job.cfg, EfficientDetSpec) else build_detector
+
+
+def checkpoint_dir(job: DetectorJob, splits: dict, base_dir) -> Path:
+    """The folder under ``base_dir`` where :func:`train_evaluate` keeps ``job``'s checkpoint
+    (:func:`~detdesign.detection.training.run_dir` of the model it builds)."""
+    val = splits["val"] if job.validate else None
+    return run_dir(_builder(job)(job.cfg, seed=job.tcfg.seed), job.cfg, job.tcfg, splits["train"], base_dir, val)
+
+
 def train_evaluate(job: DetectorJob, splits: dict, ckpt_dir, device: str = "cpu", desc: str = "detector") -> dict:
     """Train ``job`` (or load its finished checkpoint) and evaluate on ``splits["test"]``: one flat row
     (COCO metrics, training seconds and final loss; with ``validate`` the curve as JSON, the last val AP, the
     gain over the last quarter and ``converged``; with ``bootstrap`` the 2.5/97.5% quantiles of AP over test-image
     resamples, ``AP_q025``/``AP_q975``, and the basic bootstrap interval ``AP_lo``/``AP_hi`` built from them)."""
     val = splits["val"] if job.validate else None
-    build = build_efficientdet if isinstance(job.cfg, EfficientDetSpec) else build_detector
-    f = fit(job.cfg, job.tcfg, splits["train"], ckpt_dir, desc=desc, build=build, val=val, device=device)
+    f = fit(job.cfg, job.tcfg, splits["train"], ckpt_dir, desc=desc, build=_builder(job), val=val, device=device)
     dets = predict_all(f.model, splits["test"], device=device, precision=job.tcfg.precision)
     m = coco_metrics(splits["test"], dets)
     row = {**{k: v for k, v in m.items() if not k.startswith("AP_")}, "train_seconds": f.seconds,

@@ -181,7 +181,7 @@ class DynamicDetector(nn.Module):
             with torch.no_grad():
                 f1 = self.features1(images)
                 _, per1 = self.first.head.loss(self.first.head(self.first.neck(f1)), targets)
-            outs2 = self.second.head(self.second.neck(self.features2(images, [f.detach() for f in f1])))
+            outs2 = self.second.head(self.second.neck(self.features2(images, f1)))
             _, per2 = self.second.head.loss(outs2, targets)
             per = {"loss": per2["loss"], "l1": per1["loss"], "l2": per2["loss"]}
             return per["loss"].mean(), per

@@ -267,9 +267,8 @@ def v2_jobs(run, T2, S2, splits: dict, variant: str | None = None) -> dict[str, 
     jointly): detector 1 is fixed and known, so "the cascade beats detector 1" is by construction testable."""
     from detdesign.data.testbed import V2, get_variant
     from detdesign.detection.ablation import neck_variants
-    from detdesign.detection.model import build_detector
+    from detdesign.detection.experiment import checkpoint_dir
     from detdesign.detection.recipe import testbed_detector, v2_recipe
-    from detdesign.detection.training import run_dir
     from detdesign.studies.testbed_v2 import reference_jobs
 
     variant = variant or V2
@@ -281,8 +280,7 @@ def v2_jobs(run, T2, S2, splits: dict, variant: str | None = None) -> dict[str, 
         ref = refs.get(f"S seed {seed}")
         if ref is None:
             raise ValueError(f"seed {seed} has no 00c v2 reference job at S (ref_seeds {T2.ref_seeds})")
-        key = run_dir(build_detector(ref.cfg, seed=ref.tcfg.seed), ref.cfg, ref.tcfg, splits["train"], ".",
-                      splits["val"] if ref.validate else None).name
+        key = checkpoint_dir(ref, splits, ".").name
         cfg = DynamicConfig(first=ref.cfg, second=testbed_detector(v, neck), first_from=key)
         out[f"v2 seed {seed}"] = DynamicJob("v2", cfg, v2_recipe(T2, seed, run.speed_for(variant)))
     return out

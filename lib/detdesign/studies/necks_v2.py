@@ -210,8 +210,7 @@ def fusion_table(run, E: EffDetSizes, T: TestbedV2Sizes, data: dict, variant: st
     import torch
 
     from detdesign.detection.ablation import fusion_weights
-    from detdesign.detection.model import build_detector
-    from detdesign.detection.training import run_dir
+    from detdesign.detection.experiment import checkpoint_dir
 
     cache, rows = run.cache("04_fusion_v2"), []
     for neck, seed, schedule, job in jobs(run, E, T, variant):
@@ -219,8 +218,7 @@ def fusion_table(run, E: EffDetSizes, T: TestbedV2Sizes, data: dict, variant: st
             continue
         key = job.key(data)
         if key not in cache:
-            ckpt = run_dir(build_detector(job.cfg, seed=job.tcfg.seed), job.cfg, job.tcfg, data["train"],
-                           run.checkpoints(CACHE)) / "last.pt"
+            ckpt = checkpoint_dir(job, data, run.checkpoints(CACHE)) / "last.pt"
             if not ckpt.exists():
                 continue
             w = fusion_weights(torch.load(ckpt, map_location="cpu", weights_only=True))
