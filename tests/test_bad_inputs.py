@@ -104,7 +104,7 @@ def test_a_router_that_outputs_nan_routes_nothing_silently():
 
     size = DetectorConfig(image_size=64)
     model = build_dynamic(DynamicConfig(first=size, second=size)).eval()
-    model.router.forward = lambda feats: torch.full((feats[0].shape[0],), float("nan"))  # a diverged router
+    model.router.logit = lambda feats: torch.full((feats[0].shape[0],), float("nan"))  # a diverged router
     with pytest.raises(ValueError, match="non-finite scores"):
         model.predict(torch.zeros(2, 3, 64, 64), threshold=0.5)
 

@@ -16,10 +16,12 @@ from detdesign.dynamic import (
     curve,
     hard_fraction,
     routed_ap,
+    router_diagnostics,
     router_loss,
     threshold,
     train_router,
 )
+from detdesign.dynamic.inference import _top
 
 CFG = DynamicConfig(first=DetectorConfig(image_size=128), second=DetectorConfig(image_size=128))
 
@@ -81,10 +83,11 @@ def test_mixed_batch_keeps_input_order(model, tiny):
 
 def test_threshold_routes_by_difficulty(model, tiny):
     x = tiny.images
-    phi = model.difficulty(x)
-    tau = float(phi.median())
+    z = model.difficulty_logit(x)
+    assert torch.allclose(torch.sigmoid(z), model.difficulty(x))
+    tau = float(z.median())  # thresholds live on the logit scale
     _, route = model.predict(x, threshold=tau)
-    assert torch.equal(route, phi > tau)
+    assert torch.equal(route, z > tau)
 
 
 def test_router_loss_gradient_sign():
@@ -188,7 +191,7 @@ def test_router_early_stopping_keeps_the_best_held_out_epoch(tiny):
 
 
 def test_oracle_and_bootstrap_of_the_routing(model, tiny):
-    from detdesign.dynamic import router_diagnostics, router_inputs, routing_bootstrap
+    from detdesign.dynamic import router_inputs, routing_bootstrap
 
     phi, d1, d2 = both_predictions(model, tiny)
     _, l1, l2 = router_inputs(model, tiny)
@@ -201,4 +204,13 @@ def test_oracle_and_bootstrap_of_the_routing(model, tiny):
         assert b[f"{name}_lo"] <= b[f"{name}_hi"]
     diag = router_diagnostics(phi, gain)
     assert -1 <= diag["rho"] <= 1 and 0 <= diag["saturated"] <= 1
-    assert router_diagnostics([0.001, 0.5, 0.999], [1, 2, 3])["saturated"] == pytest.approx(2 / 3)
+    assert router_diagnostics([-7.0, 0.0, 7.0], [1, 2, 3])["saturated"] == pytest.approx(2 / 3)  # logits
+
+
+def test_saturated_scores_rank_on_their_logits():
+    # phi = sigmoid(z) is 1.0 in float32 for all three; the logits keep their order, so the top image is the
+    # largest logit, not the first one in image order
+    z = torch.tensor([20.0, 25.0, 30.0, -1.0])
+    assert bool((torch.sigmoid(z)[:3] == 1.0).all())
+    assert list(_top(z.double().numpy(), 1)) == [2]
+    assert router_diagnostics(z.numpy(), [1.0, 2.0, 3.0, 0.0])["rho"] == pytest.approx(1.0)

@@ -98,15 +98,17 @@ class DynamicSizes:
 
 @dataclass(frozen=True)
 class DynamicV2Sizes:
-    """Sizes of ``05_dynamicdet`` on testbed v2 (:func:`detdesign.studies.dynamic.v2_jobs`): detector 1 = the 00c
+    """Sizes of ``05_dynamicdet`` on testbed v2 (:func:`detdesign.studies.dynamic_v2.jobs`): detector 1 = the 00c
     v2 reference detector at S of each seed, frozen; detector 2 = the reference with ``second_neck`` (a label of
-    NECK_VARIANTS; "" = the same FPN) reading it through the composite connection, trained alone at S; the router
-    on ``router_scenes`` fresh scenes, thresholds on ``threshold_scenes`` more; router sizes from DynamicSizes."""
+    NECK_VARIANTS; "" = the same FPN) reading it through the composite connection, trained alone at S (and, for
+    the seeds in ``doubled``, at 2S: the doubling rung of every v2 row); the router on ``router_scenes`` fresh
+    scenes, thresholds on ``threshold_scenes`` more; router sizes from DynamicSizes."""
 
     seeds: tuple[int, ...]  # reference seeds (each must have its 00c v2 checkpoint or cached stage-1 row)
     second_neck: str
     router_scenes: int
     threshold_scenes: int
+    doubled: tuple[int, ...] = ()  # seeds whose detector 2 also trains at 2S (detector 1 stays the S reference)
 
 
 @dataclass(frozen=True)

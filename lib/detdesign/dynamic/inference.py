@@ -4,6 +4,8 @@ DynamicDet section 3.4: with batch-1 latencies lat1 (detector 1 + router) and la
 latency lat_t allows the hard fraction ``k = (lat_t - lat1) / (lat2 - lat1)``; the threshold is the
 ``1 - k`` quantile of the router's difficulty phi on the validation split (the official
 ``np.percentile(score_val, 100 k)`` of ``score = 1 - phi``), so a fraction k of validation images is hard.
+Scores here are the router's logits z (phi = sigmoid(z)): the same ranking and quantiles, but a saturated router
+(many phi = 1.0 in float32) keeps its images apart instead of tying them (the ties would be broken by image order).
 Since each image is routed on its own, the detections of any routing are the per-image choice between
 detector 1's and the cascade's detections; curves are computed from both, cached once (equal to running
 :meth:`DynamicDetector.predict`, which a test checks). pycocotools matches each detector's detections once
@@ -73,7 +75,9 @@ def hard_fraction(target_ms: float, lat1: float, lat2: float) -> float:
 
 
 def threshold(phi_val, k: float) -> float:
-    """The difficulty threshold that sends a fraction ``k`` of the validation images to detector 2."""
+    """The difficulty threshold that sends a fraction ``k`` of the validation images to detector 2, on the scale
+    of ``phi_val`` (pass the router's logits, as :func:`both_predictions` gives them, for
+    :meth:`DynamicDetector.predict`)."""
     if not 0.0 <= k <= 1.0:  # also refuses NaN
         raise ValueError(f"hard fraction must lie in [0, 1], got {k}")
     scores = np.asarray(phi_val, dtype=float)
@@ -89,17 +93,18 @@ def threshold(phi_val, k: float) -> float:
 
 @torch.no_grad()
 def both_predictions(model: DynamicDetector, data: Preprocessed, batch_size: int = 8):
-    """Per image: phi, detector-1 detections and cascade detections (COCO dicts in original pixels)."""
+    """Per image: the router's logit z (float64; phi = sigmoid(z), the routing score of this module), detector-1
+    detections and cascade detections (COCO dicts in original pixels)."""
     model.eval()
     phi, d1, d2 = [], [], []
     size = model.cfg.first.image_size
     for s in range(0, len(data), batch_size):
         images, targets = data.images[s:s + batch_size], data.targets[s:s + batch_size]
         f1, outs1, outs2 = model.heads(images)
-        phi.append(model.router(f1))
+        phi.append(model.router.logit(f1))
         d1 += to_coco(model.first.head.decode(outs1, size), targets)
         d2 += to_coco(model.second.head.decode(outs2, size), targets)
-    return torch.cat(phi).numpy(), d1, d2
+    return torch.cat(phi).double().numpy(), d1, d2
 
 
 def routed_ap(data: Preprocessed, d1, d2, hard) -> dict:
@@ -162,11 +167,13 @@ def routing_bootstrap(data: Preprocessed, phi, d1, d2, k: float, gain, n_resampl
     return out
 
 
-def router_diagnostics(phi, gain, saturation: float = 0.01) -> dict:
-    """Spearman rho of the router's difficulty with the held-out gain L1 - L2, and the share of saturated
-    scores (phi < ``saturation`` or > 1 - ``saturation``): a router that ranks nothing or sits at 0/1 shows here."""
-    phi, gain = np.asarray(phi, dtype=float), np.asarray(gain, dtype=float)
-    res = stats.spearmanr(phi, gain)
+def router_diagnostics(z, gain, saturation: float = 0.01) -> dict:
+    """Spearman rho of the router's logit z (the ranking of phi = sigmoid(z), ties broken) with the held-out gain
+    L1 - L2, and the share of saturated scores (phi < ``saturation`` or > 1 - ``saturation``): a router that ranks
+    nothing or sits at 0/1 shows here."""
+    z, gain = np.asarray(z, dtype=float), np.asarray(gain, dtype=float)
+    phi = 1.0 / (1.0 + np.exp(-z))
+    res = stats.spearmanr(z, gain)
     return {"rho": float(res.statistic), "rho_p": float(res.pvalue),
             "saturated": float(np.mean((phi < saturation) | (phi > 1 - saturation)))}
 

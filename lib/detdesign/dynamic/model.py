@@ -10,7 +10,8 @@ convs with bias, the same level included). Neck 2 and head 2 read backbone 2's s
 detector 1.
 
 Sign convention: phi is the *difficulty*; an image is hard when ``phi > threshold``. The official code's
-``score`` is ``1 - phi`` and routes hard when ``score < dy_thres``; both describe the same rule.
+``score`` is ``1 - phi`` and routes hard when ``score < dy_thres``; both describe the same rule. We rank and
+threshold on the router's logit z (phi = sigmoid(z)), the same order with the ties of saturated phi broken.
 """
 
 from __future__ import annotations
@@ -81,12 +82,22 @@ class AdaptiveRouter(nn.Module):
         """Concatenated global average pools of every scale: [B, d]."""
         return torch.cat([f.mean(dim=(2, 3)) for f in feats], dim=1)
 
-    def from_pooled(self, pooled: Tensor) -> Tensor:
+    def logit_from_pooled(self, pooled: Tensor) -> Tensor:
+        """The router's logit z [B] (phi = sigmoid(z)) of pooled features [B, d]."""
         z = (pooled - self.mean) / self.std  # [B, d]
-        return torch.sigmoid(self.fc2(F.relu(self.fc1(z)))).squeeze(1)  # [B]
+        return self.fc2(F.relu(self.fc1(z))).squeeze(1)  # [B]
+
+    def from_pooled(self, pooled: Tensor) -> Tensor:
+        return torch.sigmoid(self.logit_from_pooled(pooled))  # [B]
+
+    def logit(self, feats: list[Tensor]) -> Tensor:
+        """z [B] with phi = sigmoid(z): the scale routing ranks and thresholds on. A saturated router gives many
+        images phi = 1.0 (or 0.0) in float32 (|z| > ~17); their logits stay distinct, so ranking on z breaks
+        those ties by the router's own output instead of by image order."""
+        return self.logit_from_pooled(self.pool(feats))
 
     def forward(self, feats: list[Tensor]) -> Tensor:
-        return self.from_pooled(self.pool(feats))
+        return torch.sigmoid(self.logit(feats))
 
 
 class Composite(nn.Module):
@@ -197,10 +208,17 @@ class DynamicDetector(nn.Module):
         return self.router(self.features1(images))
 
     @torch.no_grad()
+    def difficulty_logit(self, images: Tensor) -> Tensor:
+        """The router's logit z [B] (phi = sigmoid(z)): what :meth:`predict`'s threshold compares against."""
+        return self.router.logit(self.features1(images))
+
+    @torch.no_grad()
     def predict(self, images: Tensor, threshold: float | None = None, route: Tensor | None = None):
         """Detections per image in input order, and the bool mask of images sent to detector 2.
 
-        ``route`` (bool [B]) forces the routing (tests, random routing); otherwise hard = phi > threshold, and
+        ``route`` (bool [B]) forces the routing (tests, random routing); otherwise hard = z > threshold, with
+        ``threshold`` on the router's logit scale z (phi = sigmoid(z); the same rule as phi > sigmoid(threshold),
+        but saturated scores stay apart: :func:`~detdesign.dynamic.inference.threshold` of validation logits), and
         ``threshold=None`` sends every image to the cascade (what stage 1 trains: validation curves use it).
         Each image is routed on its own: detector 2 runs only on the hard subset of the batch.
         """
@@ -211,11 +229,11 @@ class DynamicDetector(nn.Module):
         if route is None and threshold is None:
             route = torch.ones(images.shape[0], dtype=torch.bool, device=images.device)
         if route is None:
-            phi = self.router(f1)
-            if not torch.isfinite(phi).all():
-                raise ValueError(f"the router gave {int((~torch.isfinite(phi)).sum())} non-finite scores; a NaN "
+            z = self.router.logit(f1)
+            if not torch.isfinite(z).all():
+                raise ValueError(f"the router gave {int((~torch.isfinite(z)).sum())} non-finite scores; a NaN "
                                  "compares false and would route its image as easy -- retrain or check the router")
-            route = phi > threshold
+            route = z > threshold
         route = route.to(torch.bool).reshape(-1)
         if route.shape[0] != images.shape[0]:
             raise ValueError(f"route must have one entry per image ({images.shape[0]}), got {route.shape[0]}")

@@ -148,7 +148,7 @@ def train_router(model: DynamicDetector, data: Preprocessed, cfg: RouterTrainCon
             total += loss.item() * len(idx)
         model.router.eval()
         with torch.no_grad():
-            rho = _spearman(model.router.from_pooled(pooled[hold_idx]), gain_hold) if n_hold else float("nan")
+            rho = _spearman(model.router.logit_from_pooled(pooled[hold_idx]), gain_hold) if n_hold else float("nan")
         history.append({"epoch": epoch + 1, "loss": total / len(perm), "holdout_rho": rho})
         score = rho if rho == rho else -math.inf
         if n_hold and score > best[0]:

@@ -51,7 +51,11 @@ PAPER = pd.DataFrame([
 ])
 ANALYSIS_FIELDS = ("static", "curve", "boot", "diag", "router_history", "router_delta", "router_best_epoch",
                    "router_holdout_rho", "thresholds", "hardness", "scores", "lat1_ms", "lat2_ms")
-ANALYSIS_VERSION = 1  # bump when analyse() changes what it measures
+ANALYSIS_VERSION = 1  # bump when analyse() changes what it measures (for the cache of part 1, ``05_analysis``)
+# Part 2 (testbed v2, fresh router scenes) has its own cache: its rows rank and threshold on the router's logit.
+# The published part-1 rows were measured on phi (saturated scores tied, broken by image order); their stage-1
+# checkpoints are not kept, so remeasuring them means the 2.8 h stage 1 again: a rerun without the cache does it.
+ANALYSIS_V2 = ("05_analysis_v2", 1)
 SCORE_BINS = 40  # histogram bins of the detection scores over [0, 1]
 STAGE1_FIELDS = ("train_seconds", "final_l1", "final_l2", "curve", "val_AP", "val_gain", "converged")
 
@@ -163,7 +167,8 @@ def analyse(run, name: str, job: DynamicJob, splits: dict, S: DynamicSizes, seed
     and a rerun show identical numbers."""
     fresh = tuple(splits[k].identity() for k in ("router", "thresholds") if k in splits)  # v2: fresh scenes
     key = content_key("dynamic-analysis", job.key(splits), S, seed, len(splits["test"]), *fresh)
-    cache = run.cache("05_analysis", version=ANALYSIS_VERSION, fields=ANALYSIS_FIELDS)
+    name_, version = ANALYSIS_V2 if fresh else ("05_analysis", ANALYSIS_VERSION)
+    cache = run.cache(name_, version=version, fields=ANALYSIS_FIELDS)
     row = cache.get_or_compute(key, lambda: measure(run, name, job, splits, S, seed).to_row(),
                                fields=ANALYSIS_FIELDS)
     n_thr = len(router_splits(splits, S)[1])
@@ -187,16 +192,16 @@ def measure(run, name: str, job: DynamicJob, splits: dict, S: DynamicSizes, seed
     rfit = train_router(model, router_split, RouterTrainConfig(epochs=S.router_epochs, lr=S.router_lr, seed=seed,
                                                                holdout=S.router_holdout))
     test = splits["test"]
-    phi, d1, d2 = both_predictions(model, test)
+    z, d1, d2 = both_predictions(model, test)  # z: the router's logits (phi = sigmoid(z)), ties of phi broken
     _, l1, l2 = router_inputs(model, test)
     gain = (l1 - l2).numpy()
-    phi_thr, _, _ = both_predictions(model, thr_split)
+    z_thr, _, _ = both_predictions(model, thr_split)
     lat = latencies(model, runs=S.latency_runs)
     fractions = [round(i * S.fraction_step, 6) for i in range(round(1 / S.fraction_step) + 1)]
-    c = curve(test, phi, d1, d2, fractions, *lat, random_draws=S.random_draws, seed=seed, gain=gain)
-    boot = routing_bootstrap(test, phi, d1, d2, 0.5, gain, S.bootstrap, seed, random_draws=min(5, S.random_draws))
-    return Analysis(name, static_table(model, test, d1, d2, lat), c, boot, router_diagnostics(phi, gain), rfit,
-                    threshold_table(model, test, phi_thr, lat), hardness_table(phi, gain, test),
+    c = curve(test, z, d1, d2, fractions, *lat, random_draws=S.random_draws, seed=seed, gain=gain)
+    boot = routing_bootstrap(test, z, d1, d2, 0.5, gain, S.bootstrap, seed, random_draws=min(5, S.random_draws))
+    return Analysis(name, static_table(model, test, d1, d2, lat), c, boot, router_diagnostics(z, gain), rfit,
+                    threshold_table(model, test, z_thr, lat), hardness_table(z, gain, test),
                     score_table(d1, d2), lat)
 
 
@@ -212,11 +217,12 @@ def static_table(model, test, d1, d2, lat) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("model")
 
 
-def threshold_table(model, test, phi_thr, lat, ks=(0.25, 0.5, 0.75)) -> pd.DataFrame:
-    """Hard fraction k -> threshold from the threshold split only -> hard share, ms/image and AP on test."""
+def threshold_table(model, test, z_thr, lat, ks=(0.25, 0.5, 0.75)) -> pd.DataFrame:
+    """Hard fraction k -> threshold (on the router's logit scale) from the threshold split's logits ``z_thr``
+    only -> hard share, ms/image and AP on test."""
     rows = []
     for k in ks:
-        tau = threshold(phi_thr, k)
+        tau = threshold(z_thr, k)
         r = measured_run(model, test, tau)
         rows.append({"k": k, "target_ms": lat[0] + k * (lat[1] - lat[0]), "threshold": tau,
                      "test_hard_fraction": r["hard_fraction"], "test_ms_per_image": r["ms_per_image"],
@@ -224,13 +230,14 @@ def threshold_table(model, test, phi_thr, lat, ks=(0.25, 0.5, 0.75)) -> pd.DataF
     return pd.DataFrame(rows)
 
 
-def hardness_table(phi, gain, data) -> pd.DataFrame:
-    """Per test image: router difficulty, true gain, object count and smallest object size sqrt(w h) in px."""
+def hardness_table(z, gain, data) -> pd.DataFrame:
+    """Per test image: router logit z and difficulty phi = sigmoid(z), true gain, object count and smallest
+    object size sqrt(w h) in px."""
     rows = []
-    for p, g, t in zip(phi, gain, data.targets):
+    for zi, g, t in zip(z, gain, data.targets):
         b = t["boxes"]
         sizes = ((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])).sqrt()
-        rows.append({"phi": float(p), "gain": float(g), "objects": len(b),
+        rows.append({"z": float(zi), "phi": float(1.0 / (1.0 + np.exp(-zi))), "gain": float(g), "objects": len(b),
                      "smallest_px": float(sizes.min()) if len(b) else float("nan")})
     return pd.DataFrame(rows)
 
@@ -245,42 +252,3 @@ def score_table(d1, d2, bins: int = SCORE_BINS) -> pd.DataFrame:
         rows += [{"detector": name, "lo": float(lo), "hi": float(hi), "count": int(c)}
                  for lo, hi, c in zip(edges[:-1], edges[1:], counts)]
     return pd.DataFrame(rows)
-
-
-
-# -- testbed v2: a frozen reference detector 1 and a stronger detector 2 (the issue's departure, stated) ---------
-def v2_splits(T2, S2, variant: str | None = None) -> dict:
-    """The reference detector's splits of testbed v2 (its ``ref_scenes_per_epoch``, val, test) and the router's
-    fresh ``router`` / ``thresholds`` scenes (:func:`detdesign.data.testbed.load_router_splits`)."""
-    from detdesign.data.testbed import V2, load_router_splits
-    from detdesign.studies.testbed_v2 import reference_data
-
-    variant = variant or V2
-    return {**reference_data(T2, variant), **load_router_splits(variant, S2.router_scenes, S2.threshold_scenes)}
-
-
-def v2_jobs(run, T2, S2, splits: dict, variant: str | None = None) -> dict[str, DynamicJob]:
-    """One job per seed of ``S2.seeds``: detector 1 = the 00c v2 reference detector trained at S with that seed
-    (``cfg.first_from`` = its checkpoint key: the run is keyed by which detector it froze), detector 2 = the
-    reference detector with neck ``S2.second_neck`` reading detector 1's features through the composite connection,
-    trained alone with the reference's schedule S and seed. Departure from the paper (identical detectors trained
-    jointly): detector 1 is fixed and known, so "the cascade beats detector 1" is by construction testable."""
-    from detdesign.data.testbed import V2, get_variant
-    from detdesign.detection.ablation import neck_variants
-    from detdesign.detection.experiment import checkpoint_dir
-    from detdesign.detection.recipe import testbed_detector, v2_recipe
-    from detdesign.studies.testbed_v2 import reference_jobs
-
-    variant = variant or V2
-    v = get_variant(variant)
-    neck = neck_variants(v.canvas)[S2.second_neck] if S2.second_neck else None
-    refs = reference_jobs(run, T2, variant)
-    out = {}
-    for seed in S2.seeds:
-        ref = refs.get(f"S seed {seed}")
-        if ref is None:
-            raise ValueError(f"seed {seed} has no 00c v2 reference job at S (ref_seeds {T2.ref_seeds})")
-        key = checkpoint_dir(ref, splits, ".").name
-        cfg = DynamicConfig(first=ref.cfg, second=testbed_detector(v, neck), first_from=key)
-        out[f"v2 seed {seed}"] = DynamicJob("v2", cfg, v2_recipe(T2, seed, run.speed_for(variant)))
-    return out

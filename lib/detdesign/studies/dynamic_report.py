@@ -86,14 +86,15 @@ def calibration_figure(a: Analysis):
 def hardness_figure(a: Analysis):
     """Router difficulty against the true gain, the object count and the smallest object of each test image."""
     h = a.hardness
+    rank = "z" if "z" in h else "phi"  # the logit: phi's order with its ties broken (part-1 rows have phi only)
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.4), sharey=True)
     for ax, col, label in zip(axes, ("gain", "objects", "smallest_px"),
                               ("true gain L1 - L2", "objects in the image", "smallest object sqrt(w h), px")):
-        ok = h[[col, "phi"]].dropna()
-        rho = stats.spearmanr(ok[col], ok["phi"]).statistic
-        ax.scatter(ok[col], ok["phi"], s=6, alpha=0.4)
+        ok = h[[col, rank]].dropna()
+        rho = stats.spearmanr(ok[col], ok[rank]).statistic
+        ax.scatter(ok[col], ok[rank], s=6, alpha=0.4)
         ax.set(xlabel=label, title=f"Spearman rho = {rho:+.2f}")
-    axes[0].set_ylabel("router difficulty phi")
+    axes[0].set_ylabel("router logit z (phi = sigmoid z)" if rank == "z" else "router difficulty phi")
     fig.suptitle(f"Which images does the router call hard? ({a.name})")
     fig.tight_layout()
     return fig
@@ -110,7 +111,7 @@ def tiles_figure(a: Analysis, test, class_names, per_row: int = 4):
     distinct instead of all printing as 1), its true gain L1 - L2 and its object count."""
     from detdesign import plotting
 
-    order = a.hardness["phi"].sort_values(kind="stable").index
+    order = a.hardness["z" if "z" in a.hardness else "phi"].sort_values(kind="stable").index
     picks = list(order[:per_row]) + list(order[-per_row:])
     fig = plotting.detection_grid([(test.images[i], test.targets[i]) for i in picks], class_names, ncols=per_row,
                                   title=f"Easiest (top) and hardest (bottom) test images by the router ({a.name})")
@@ -195,17 +196,26 @@ def readme_table(a: Analysis, fractions=(0.1, 0.5, 0.9, 1.0)) -> pd.DataFrame:
 MIN_THRESHOLD_IMAGES = 50  # sqrt(k (1 - k) / n) at k = 0.5 is 0.07 for n = 50
 
 
-def over_runs(sm: pd.DataFrame, col: str, sigma: float):
+def over_runs(sm: pd.DataFrame, col: str, sigma: float, schedule: float = 1.0):
     """The difference ``col`` over runs (seeds) as a seed-aware Difference from each run's point and interval."""
-    return difference_from_intervals(sm[col], sm[f"{col}_lo"], sm[f"{col}_hi"], sigma)
+    return difference_from_intervals(sm[col], sm[f"{col}_lo"], sm[f"{col}_hi"], sigma, schedule=schedule)
 
 
-def _pre(sm: pd.DataFrame, sigma: float) -> tuple[Precondition, ...]:
+def _pre(sm: pd.DataFrame, sigma: float, where: str = "") -> tuple[Precondition, ...]:
     p1, p2 = over_runs(sm, "cascade_minus_first", sigma), over_runs(sm, "oracle_minus_random", sigma)
-    return (Precondition.check("P1 cascade - detector 1 over runs, lower 95% bound (seed variance included)",
-                               p1.lo, ">", 0.0, "{:+.4f}"),
-            Precondition.check("P2 oracle - random at 50% hard over runs, lower 95% bound", p2.lo, ">", 0.0,
+    return (Precondition.check(f"P1 cascade - detector 1 over runs{where}, lower 95% bound (seed variance "
+                               "included)", p1.lo, ">", 0.0, "{:+.4f}"),
+            Precondition.check(f"P2 oracle - random at 50% hard over runs{where}, lower 95% bound", p2.lo, ">", 0.0,
                                "{:+.4f}"))
+
+
+def _ladder(sm: pd.DataFrame, sm2: pd.DataFrame | None, col: str, sigma: float) -> list:
+    """[Difference at S] or [at S, at 2S] (``sm2``: the runs at 2S, with the seed SD of S)."""
+    return [over_runs(sm, col, sigma)] + ([over_runs(sm2, col, sigma, 2.0)] if sm2 is not None else [])
+
+
+def _rungs_text(rs: list) -> str:
+    return "; ".join(f"{r.text()} at {r.schedule:g}S" for r in rs)
 
 
 def _per_run(sm: pd.DataFrame, col: str) -> str:
@@ -219,49 +229,57 @@ def _gate(dec, d, sigma: float, unit_h: float, hours: float, margin: float = 0.0
 
 
 def claims(sm: pd.DataFrame, analyses: list[Analysis], sigma: float, unit_h: float, hours: float,
-           dataset: str = "scenes") -> list[Claim]:
+           dataset: str = "scenes", tag: str | None = None, doubled: tuple | None = None,
+           where: str = "") -> list[Claim]:
     """Ledger rows on ``dataset``'s runs (``sm`` = :func:`summary` rows of those runs); ``sigma``: the pooled seed
     SD of the dataset's AP; ``unit_h``: worker-hours of one more seed (stage 1 and the standalone detector at S and
-    2S); ``hours``: the profile's budget of one claim."""
-    tag = "05" if dataset == "scenes" else "05-bccd"
-    pre = _pre(sm, sigma)
+    2S); ``hours``: the profile's budget of one claim. ``doubled`` = (summary rows, analyses) of the runs at 2S:
+    the second rung of the two differences and more runs for the rank and threshold rows; ``where``: the
+    protocol, first in every note (testbed v2 states its departure from the paper there)."""
+    tag = tag or ("05" if dataset == "scenes" else "05-bccd")
+    sm2, an2 = doubled if doubled is not None else (None, [])
+    pre = _pre(sm, sigma) + (_pre(sm2, sigma, " at 2S") if sm2 is not None else ())
+    every = pd.concat([sm, sm2]) if sm2 is not None else sm
+    where = where or dataset
     half = [a.curve.iloc[(a.curve["hard_fraction"] - 0.5).abs().argmin()] for a in analyses]
     kept = [(h["router_AP"] - r.detector1_AP) / (r.cascade_AP - r.detector1_AP) if r.cascade_AP != r.detector1_AP
             else float("nan") for h, r in zip(half, sm.itertuples())]
-    err = max((a.thresholds["test_hard_fraction"] - a.thresholds["k"]).abs().max() for a in analyses)
-    p1, rr = over_runs(sm, "cascade_minus_first", sigma), over_runs(sm, "router_minus_random", sigma)
+    err = max((a.thresholds["test_hard_fraction"] - a.thresholds["k"]).abs().max() for a in [*analyses, *an2])
+    p1s, rrs = _ladder(sm, sm2, "cascade_minus_first", sigma), _ladder(sm, sm2, "router_minus_random", sigma)
+    p1, rr = p1s[-1], rrs[-1]
     rows = [
         Claim(f"{tag}-cascade-better", "DynamicDet", "the second (cascaded) detector is more accurate than the "
-              "first", f"cascade - detector 1 test AP over runs {p1.text()}; per run "
-              f"{_per_run(sm, 'cascade_minus_first')}",
-              _gate(decide_difference(p1), p1, sigma, unit_h, hours), f"{dataset}; paired image bootstrap per run; "
+              "first", f"cascade - detector 1 test AP over runs {_rungs_text(p1s)}; per run "
+              f"{_per_run(every, 'cascade_minus_first')}",
+              _gate(decide_difference(p1s), p1, sigma, unit_h, hours), f"{where}; paired image bootstrap per run; "
               f"the premise of routing (P1); interval: {p1.method}", p1.text()),
         Claim(f"{tag}-router-vs-random", "DynamicDet", "the router beats random routing at the same hard "
-              "fraction", f"router - random at 50% hard over runs {rr.text()}; per run "
-              f"{_per_run(sm, 'router_minus_random')}", _gate(decide_difference(rr), rr, sigma, unit_h, hours),
-              f"{dataset}; random = mean of draws on the same resamples; interval: {rr.method}", rr.text(),
+              "fraction", f"router - random at 50% hard over runs {_rungs_text(rrs)}; per run "
+              f"{_per_run(every, 'router_minus_random')}", _gate(decide_difference(rrs), rr, sigma, unit_h, hours),
+              f"{where}; random = mean of draws on the same resamples; interval: {rr.method}", rr.text(),
               preconditions=pre),
         Claim(f"{tag}-router-ranks", "DynamicDet", "the router's difficulty ranks images by how much the "
               "cascade helps them", "Spearman(phi, held-out gain) per run: " + ", ".join(
-                  f"{r.rho:+.2f} (p={r.rho_p:.2g}, {100 * r.saturated:.0f}% saturated)" for r in sm.itertuples()),
-              decided(rank_outcome(sm["rho"], sm["rho_p"])), "router trained on a val split with held-out early "
-              "stopping (P3); yes: every run's rho > 0 at p < 0.05, partly: some, no: some significantly < 0",
+                  f"{r.rho:+.2f} (p={r.rho_p:.2g}, {100 * r.saturated:.0f}% saturated)" for r in every.itertuples()),
+              decided(rank_outcome(every["rho"], every["rho_p"])), f"{where}; router trained on images kept apart "
+              "from the detectors' training, with held-out early stopping (P3); yes: every run's rho > 0 at "
+              "p < 0.05, partly: some, no: some significantly < 0",
               preconditions=pre[1:]),
         Claim(f"{tag}-half-hard", "DynamicDet README", "50/50 keeps most of the 0/100 accuracy (52.7 vs 53.5 COCO "
               "val AP)", "share of the cascade's gain kept at 50% hard: " + ", ".join(f"{100 * k:.0f}%" for k in kept),
-              decided(at_least(float(np.mean(kept)), 0.5, partly=1e-9)), f"{dataset}; router routing; yes: the mean "
+              decided(at_least(float(np.mean(kept)), 0.5, partly=1e-9)), f"{where}; router routing; yes: the mean "
               "share over runs >= 50%, partly: > 0 (a share is only meaningful where P1 holds)",
               preconditions=pre[:1]),
         Claim(f"{tag}-thresholds-transfer", "DynamicDet", "thresholds set on val give the target hard share "
               "on test", f"max |test hard share - k| = {err:.3f} over {len(analyses[0].thresholds)} targets per run",
-              decided(at_most(err, 0.1, partly=0.2)), f"{dataset}; thresholds from a val split kept apart from the "
+              decided(at_most(err, 0.1, partly=0.2)), f"{where}; thresholds from a split kept apart from the "
               "router's images; yes: within 0.1, partly: within 0.2",
               preconditions=(Precondition.check("images that set the thresholds (fewest over runs; below 50 a "
                                                 "quantile's own sampling error exceeds 0.07)",
-                                                min(a.threshold_images for a in analyses), ">=",
+                                                min(a.threshold_images for a in [*analyses, *an2]), ">=",
                                                 MIN_THRESHOLD_IMAGES, "{:.0f}"),)),
     ]
-    if dataset == "scenes":
+    if tag == "05":
         joint = sm["detector1_AP"] - sm["standalone_AP"]
         se = (sm["standalone_AP_hi"] - sm["standalone_AP_lo"]) / 2
         d = difference_from_intervals(joint, joint - se, joint + se, sigma)
