@@ -76,3 +76,14 @@ def test_study_modules_define_no_shared_plumbing_and_no_verdict_rule():
         offenders += [f"{path.name}: verdict rule" for _ in verdict.finditer(text)]
         offenders += [f"{path.name}: def {m.group(1)}" for m in plumbing.finditer(text)]
     assert offenders == [], offenders
+
+
+def test_readme_library_map_names_every_registered_proxy():
+    from detdesign.proxies import list_proxies
+
+    readme = (REPO / "README.md").read_text()
+    library = readme[readme.index("## The library"):]
+    entry = library[library.index("  proxies/"):library.index("  detection/")]
+    names = list_proxies()
+    assert [n for n in names if not re.search(rf"\b{n}\b", entry)] == [], "the README's proxies/ entry lists them all"
+    assert f"({len(names)}; `detdesign proxies`)" in " ".join(entry.split())

@@ -9,6 +9,7 @@ image or became degenerate (an image may end with none: a valid negative).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -78,6 +79,23 @@ def load_splits(size: int, n_train: int | None = None, n_eval: int | None = None
     for split, n in (("train", n_train), ("val", n_eval), ("test", n_eval)):
         data = preprocess(load_bccd(split), size)
         out[split] = data if n is None else data.select(slice(0, n))
+    return out
+
+
+def load_coco_splits(size: int, splits: dict, classes: tuple[str, ...] | None = None) -> dict[str, Preprocessed]:
+    """One's own COCO-format splits (``{"train": CocoSource(json, images), "val": ..., "test": ...}``), letterboxed
+    to ``size`` like BCCD. Classes come from the first split's categories (sorted by id) unless ``classes`` names
+    them; every later split is read with the same classes, so class indices agree across splits. The detectors,
+    training and COCO evaluation take these splits as they take BCCD's; see :mod:`detdesign.data.coco_format`."""
+    from detdesign.data.coco_format import read_coco
+
+    if not isinstance(splits, dict) or not splits:
+        raise TypeError("splits must be a non-empty dict of split name -> CocoSource, e.g. "
+                        "{'train': CocoSource('train.json', 'images/'), 'test': CocoSource('test.json', 'images/')}")
+    out = {}
+    for name, source in splits.items():
+        ds, _, classes = read_coco(source, classes)
+        out[name] = dataclasses.replace(preprocess(ds, size), classes=classes)
     return out
 
 

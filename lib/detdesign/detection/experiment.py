@@ -18,6 +18,7 @@ from detdesign.detection.config import DetectorConfig, TrainConfig
 from detdesign.detection.efficientdet_model import EfficientDetSpec, build_efficientdet
 from detdesign.detection.evaluate import bootstrap_ap, coco_metrics, predict_all
 from detdesign.detection.model import build_detector
+from detdesign.detection.module_backbone import module_fingerprint
 from detdesign.detection.training import fit, run_dir
 from detdesign.results import content_key
 from detdesign.stats import basic_interval
@@ -50,6 +51,9 @@ class DetectorJob:
             parts += ("source", *sources)
         if self.validate:
             parts += ("val", len(splits["val"]))
+        fingerprint = module_fingerprint(getattr(self.cfg, "backbone", None))
+        if fingerprint is not None:  # one's own nn.Module backbone: its architecture, not only its name
+            parts += ("module", fingerprint)
         if self.bootstrap:
             parts += ("bootstrap", self.bootstrap)
         if self.keep_boot:

@@ -1,11 +1,12 @@
-"""``Detector`` = backbone (ZenNAS string) + neck (registry) + FCOS-style head; :func:`build_detector`."""
+"""``Detector`` = backbone (ZenNAS string or a registered module) + neck (registry) + FCOS-style head;
+:func:`build_detector`."""
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
 
-from detdesign.detection.backbone import Backbone
+from detdesign.detection.backbone import create_backbone
 from detdesign.detection.config import DetectorConfig
 from detdesign.detection.head import create_head
 from detdesign.detection.neck import create_neck
@@ -23,7 +24,11 @@ class Detector(nn.Module):
         if cfg.num_classes < 1:
             raise ValueError(f"num_classes must be >= 1, got {cfg.num_classes}")
         self.cfg = cfg
-        self.backbone = Backbone(cfg.backbone)
+        self.backbone = create_backbone(cfg.backbone)
+        absent = [lv for lv in getattr(cfg.neck, "levels", ()) if self.backbone.channels[lv - 1] is None]
+        if absent:
+            raise ValueError(f"the neck reads levels {cfg.neck.levels} but backbone {cfg.backbone!r} gives no "
+                             f"C{absent[0]}; return that map from the module or set NeckConfig(levels=...)")
         self.neck = create_neck(cfg.neck, self.backbone.channels)
         max_stride = 2 ** max(self.neck.out_levels)
         if cfg.image_size % max_stride:
