@@ -1,11 +1,12 @@
-"""Build the teaching site (`make site`): the executed, published notebooks as static HTML pages plus a landing page
-with the claims table (legend: yes / partly / no / inconclusive / not tested) and the figures.
+"""Build the teaching site (`make site`): the executed, published notebooks as static HTML pages, a landing page
+that answers "which claims of each paper hold" (the per-paper summary and the figure of every claim, how to run
+it, the notebooks, a gallery captioned from the README) and a claims page (the full ledger with its legend).
 
 Built with nbconvert (the `basic` template: cell HTML without scripts) inside a page of our own, so a page needs
 nothing from the network: no MathJax, no require.js, no fonts. Equations are converted at build time from the
 notebooks' LaTeX to MathML (latex2mathml), which browsers render natively; an equation that does not convert
 fails the build, naming the notebook and the LaTeX. Output: build/site/index.html, build/site/<notebook>.html,
-build/site/figures/*.png. Open build/site/index.html in a browser.
+build/site/claims.html, build/site/figures/*.png. Open build/site/index.html in a browser.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from latex2mathml.converter import convert as tex_to_mathml
 from nbconvert import HTMLExporter
 from pygments.formatters import HtmlFormatter
 
-from detdesign.claims import load_all, preconditions_text
+from detdesign.claims import load_all, preconditions_text, summary
 
 ROOT = Path(__file__).resolve().parents[1]
 MATH = re.compile(r"\$\$(.+?)\$\$|(?<![\\$])\$([^$\n]+?)\$", re.S)
@@ -31,7 +32,10 @@ LEGEND = {"yes": "the claim holds on our data, with the interval and preconditio
           "partly": "part of the claim holds, part does not (the note says which)",
           "no": "a test that could have said yes said no",
           "inconclusive": "the test could not decide (a precondition failed or the interval straddles the threshold)",
+          "schedule-dependent": "the answer changed between the schedule S and the doubled one (a finding)",
+          "descriptive": "deciding would need more seeds or networks than the budget (the size is stated)",
           "not tested": "the claim is listed but this companion does not test it"}
+CAPTION = re.compile(r"!\[[^\]]*\]\(figures/([\w.-]+)\.png\)\s*([^|]+)")  # README cell: ![alt](figures/x.png) caption
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1100px;
        padding: 1.5rem; line-height: 1.5; color: #1f2328; }
@@ -41,14 +45,19 @@ th, td { border: 1px solid #d0d7de; padding: 0.3rem 0.5rem; text-align: left; ve
 th { background: #f6f8fa; }
 pre { background: #f6f8fa; padding: 0.6rem; overflow-x: auto; }
 img { max-width: 100%; }
+table { display: block; max-width: 100%; overflow-x: auto; }
+.jp-OutputArea-output, .jp-RenderedHTMLCommon { max-width: 100%; overflow-x: auto; }
+.verdict-yes { color: #1a7f37; } .verdict-partly { color: #9a6700; } .verdict-no { color: #cf222e; }
+.verdict-inconclusive, .verdict-descriptive, .verdict-schedule-dependent, .verdict-not-tested { color: #57606a; }
 .jp-InputPrompt, .jp-OutputPrompt { display: none; }
 .jp-Cell { margin: 0.8rem 0; }
 .jp-OutputArea-output pre { background: none; border-left: 3px solid #d0d7de; }
 .holds-yes { background: #dafbe1; } .holds-partly { background: #fff8c5; } .holds-no { background: #ffebe9; }
 .holds-inconclusive { background: #eaeef2; } .holds-not-tested { background: #f6f8fa; }
+.holds-schedule-dependent { background: #fbefff; } .holds-descriptive { background: #ddf4ff; }
 .gallery figure { display: inline-block; width: 31%; margin: 0.5%; vertical-align: top; }
 .gallery figcaption { font-size: 0.8rem; }
-math[display="block"] { display: block; margin: 0.6rem 0; }
+math[display="block"] { display: block; margin: 0.6rem 0; font-size: 1.2em; }
 """
 
 
@@ -128,17 +137,91 @@ def claims_table(claims_dir: Path) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
-def landing(notebooks: list[Path], claims_dir: Path, figures: list[Path], nav: str) -> str:
-    legend = "".join(f'<tr class="holds-{k.replace(" ", "-")}"><td><b>{k}</b></td><td>{html.escape(v)}</td></tr>'
-                     for k, v in LEGEND.items())
-    links = "".join(f'<li><a href="{p.stem}.html">{p.stem}</a></li>' for p in notebooks)
-    gallery = "".join(f'<figure><a href="figures/{f.name}"><img src="figures/{f.name}" alt="{f.stem}" '
-                      f'loading="lazy"></a><figcaption>{f.stem}</figcaption></figure>' for f in figures)
+def summary_html(df) -> str:
+    """The per-paper summary (:mod:`detdesign.claims.summary`) as HTML: a heading with the counts per paper, one line
+    per claim with its verdict and, for an undecided one, its reason."""
+    if df.empty:
+        return "<p><em>No claims recorded yet: run <code>make reproduce PROFILE=full</code>.</em></p>"
+    out = []
+    for paper, c in summary.counts(df).iterrows():
+        tally = ", ".join(f"{c[v]} {v}" for v in (*summary.DECIDED, *summary.UNDECIDED) if c[v])
+        out.append(f"<h3>{html.escape(paper)}</h3><p>{c['claims']} claims: {tally}</p><ul>")
+        rows = df[(df["kind"] == "paper") & (df["notebook"].map(summary.paper_of) == paper)]
+        for r in rows.itertuples():
+            cls = "verdict-" + str(r.holds).replace(" ", "-")
+            why = html.escape(summary._why(r))
+            out.append(f'<li><b class="{cls}">{html.escape(r.holds)}</b> <code>{html.escape(r.claim_id)}</code>: '
+                       f'{html.escape(summary._short(r.paper_says))}{why}</li>')
+        out.append("</ul>")
+    return "".join(out)
+
+
+def captions(readme: Path) -> dict[str, str]:
+    """Figure name -> its caption in the README's figure table (the gallery shows these, not file names)."""
+    if not readme.is_file():
+        return {}
+    return {m.group(1): " ".join(m.group(2).split()) for m in CAPTION.finditer(readme.read_text())}
+
+
+def notebook_title(path: Path) -> str:
+    """A notebook's first markdown heading (the nav and the list of notebooks show it)."""
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("#"):
+                    return re.sub(r"[*_`$]", "", line.lstrip("#").strip())
+    return path.stem
+
+
+def _gallery(figures: list[Path], caps: dict[str, str], notebooks: list[Path]) -> str:
+    """Captioned figures first; another figure says which notebook made it, linking there."""
+    stems = {p.stem.split("_")[0]: p.stem for p in notebooks}
+    items = []
+    for f in sorted(figures, key=lambda f: (f.stem not in caps, f.stem)):
+        if f.stem in caps:
+            cap = html.escape(caps[f.stem])
+        else:
+            nb = stems.get(f.stem.split("_")[0].rstrip("u"), "")
+            cap = f'a figure of <a href="{nb}.html">notebook {html.escape(nb.split("_")[0])}</a>' if nb else \
+                "the figure of every claim" if f.stem == "claims_overview" else "a published figure"
+        items.append(f'<figure><a href="figures/{f.name}"><img src="figures/{f.name}" alt="{html.escape(f.stem)}" '
+                     f'loading="lazy"></a><figcaption>{cap}</figcaption></figure>')
+    return "".join(items)
+
+
+HOW_TO_RUN = ("<h2>How to run this</h2><p>In a clone of the repository: <code>make reproduce</code> runs every "
+              "notebook (the <code>quick</code> profile; <code>PROFILE=full</code> replays the published results "
+              "from the committed caches) and <code>make test</code> runs the tests; <code>make lab</code> opens "
+              "the notebooks in JupyterLab. The repository's README says more.</p>")
+
+
+def landing(notebooks: list[Path], claims_dir: Path, figures: list[Path], nav: str, caps: dict[str, str]) -> str:
+    df = load_all(claims_dir)
+    links = "".join(f'<li><a href="{p.stem}.html">{html.escape(notebook_title(p))}</a></li>' for p in notebooks)
+    overview = ('<p><a href="figures/claims_overview.png"><img src="figures/claims_overview.png" '
+                'alt="the figure of every claim" loading="lazy"></a></p>'
+                if any(f.stem == "claims_overview" for f in figures) else "")
     body = (f"<h1>detdesign</h1><p>A Jupyter-first companion that tests the claims of Zen-NAS, MAE-DET, "
             f"EfficientNet/EfficientDet and DynamicDet. Each page is an executed notebook of the full profile.</p>"
-            f"<h2>Notebooks</h2><ol>{links}</ol><h2>Claims</h2><table>{legend}</table>"
-            f"{claims_table(claims_dir)}<h2>Figures</h2><div class=\"gallery\">{gallery}</div>")
+            f"<h2>Which claims hold</h2>{summary_html(df)}<p>Every claim with its measurement, interval, "
+            f"preconditions and note: <a href=\"claims.html\">the claims table</a>. The figure: each claim's measured "
+            f"value and 95% interval against its threshold (dashed), coloured by verdict.</p>{overview}"
+            f"{HOW_TO_RUN}<h2>Notebooks</h2><ol>{links}</ol>"
+            f"<h2>Figures</h2><div class=\"gallery\">{_gallery(figures, caps, notebooks)}</div>")
     return page("detdesign", body, nav)
+
+
+def claims_page(claims_dir: Path, nav: str) -> str:
+    legend = "".join(f'<tr class="holds-{k.replace(" ", "-")}"><td><b>{k}</b></td><td>{html.escape(v)}</td></tr>'
+                     for k, v in LEGEND.items())
+    return page("detdesign claims", f"<h1>Claims</h1><table>{legend}</table>{claims_table(claims_dir)}", nav)
+
+
+def _nav_name(path: Path) -> str:
+    """``01 BN rescaling``-style short names: the number and the file name's words."""
+    num, _, rest = path.stem.partition("_")
+    return f"{num} {rest.replace('_', ' ')}"
 
 
 def build(notebooks_dir: Path, claims_dir: Path, figures_dir: Path, out: Path) -> list[Path]:
@@ -151,10 +234,12 @@ def build(notebooks_dir: Path, claims_dir: Path, figures_dir: Path, out: Path) -
     (out / "figures").mkdir(parents=True)
     for fig in figures:
         shutil.copy2(fig, out / "figures" / fig.name)
-    nav = '<a href="index.html">home</a>' + "".join(
-        f'<a href="{p.stem}.html">{p.stem.split("_")[0]}</a>' for p in notebooks)
-    pages = [out / "index.html"]
-    pages[0].write_text(landing(notebooks, claims_dir, figures, nav))
+    nav = '<a href="index.html">home</a><a href="claims.html">claims</a>' + "".join(
+        f'<a href="{p.stem}.html" title="{html.escape(notebook_title(p))}">{html.escape(_nav_name(p))}</a>'
+        for p in notebooks)
+    pages = [out / "index.html", out / "claims.html"]
+    pages[0].write_text(landing(notebooks, claims_dir, figures, nav, captions(ROOT / "README.md")))
+    pages[1].write_text(claims_page(claims_dir, nav))
     for nb in notebooks:
         target = out / f"{nb.stem}.html"
         target.write_text(notebook_page(nb, nav))

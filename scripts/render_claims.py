@@ -1,10 +1,15 @@
-"""Render data/claims/*.csv (full-profile ledger rows) into the README's claims table and data/timings.csv into
-its time table (`make claims`)."""
+"""Render data/claims/*.csv (full-profile ledger rows) into the README's per-paper summary, its claims table and the
+figure of every claim (figures/claims_overview.png), and data/timings.csv into its time table (`make claims`)."""
 
 from pathlib import Path
 
-from detdesign import timings
-from detdesign.claims import render_readme, replace_between
+import matplotlib
+
+matplotlib.use("Agg")
+
+from detdesign import timings  # noqa: E402
+from detdesign.claims import figure, load_all, render_readme, replace_between  # noqa: E402
+from detdesign.plotting import savefig, set_style  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMES = ("<!-- timings:start -->", "<!-- timings:end -->")
@@ -13,4 +18,6 @@ if __name__ == "__main__":
     readme = ROOT / "README.md"
     render_readme(readme, ROOT / "data" / "claims")
     readme.write_text(replace_between(readme.read_text(), *TIMES, timings.to_markdown(), str(readme)))
-    print(f"claims and time tables in {readme} rendered from data/claims and data/timings.csv")
+    set_style()
+    png = savefig(figure.draw(load_all(ROOT / "data" / "claims")), "claims_overview", "full")
+    print(f"claims and time tables in {readme} rendered from data/claims and data/timings.csv; figure {png.name}")

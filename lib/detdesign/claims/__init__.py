@@ -8,11 +8,14 @@
 - :mod:`detdesign.claims.preconditions` -- preconditions shared by the detection claims ("the detector learned
   classes");
 - :mod:`detdesign.claims.summary` -- which claims of each paper hold (the README's top);
+- :mod:`detdesign.claims.effect` -- :class:`Effect`, the number a verdict rests on;
+- :mod:`detdesign.claims.figure` -- the figure of every claim (one panel per paper, coloured by verdict);
 - :mod:`detdesign.claims.power` -- :func:`~detdesign.claims.power.seed_gate`: the seeds a difference needs, and
   whether they are affordable.
 """
 
-from detdesign.claims import summary
+from detdesign.claims import figure, summary
+from detdesign.claims.effect import Effect
 from detdesign.claims.ledger import (
     COLUMNS,
     END,
@@ -63,9 +66,9 @@ from detdesign.claims.rules import (
 
 __all__ = [
     "COLUMNS", "END", "HOLDS", "KINDS", "LEARNED_MARGIN", "OUTCOMES", "REASONS", "START", "Claim", "Decision",
-    "Difference", "Ledger", "Precondition", "all_of", "at_least", "at_most", "combine", "combine_decisions",
+    "Difference", "Effect", "Ledger", "Precondition", "all_of", "at_least", "at_most", "combine", "combine_decisions",
     "converged_by_doubling", "decide_difference", "decide_equivalence", "decide_non_inferiority", "decided",
-    "descriptive_if_unaffordable", "equivalence_outcome", "inside", "interval", "learned_classes", "load_all",
+    "descriptive_if_unaffordable", "equivalence_outcome", "figure", "inside", "interval", "learned_classes", "load_all",
     "measured_at_s", "non_inferiority_outcome", "preconditions_text", "rank_outcome", "record", "render_readme",
     "replace_between", "share_outcome", "sign_outcome", "summary", "tables", "timing_outcome", "timing_tiers",
     "to_markdown",

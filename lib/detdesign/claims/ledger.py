@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from detdesign.claims import effect as _effect
+from detdesign.claims.effect import Effect
 from detdesign.claims.rules import HOLDS, Decision
 from detdesign.outputs import outputs
 
@@ -79,6 +81,8 @@ class Claim:
     category of :data:`~detdesign.claims.rules.REASONS`, e.g. ``needs 2S`` or ``descriptive: needs 350 seeds ...``).
     ``interval``: the uncertainty of ``we_measured`` (:func:`interval`). ``kind``: ``paper`` (a claim of a
     paper), ``fidelity`` (our implementation against an official number) or ``target`` (the project's own goal).
+    ``effect``: the number the verdict rests on (:class:`~detdesign.claims.effect.Effect`; taken from the Decision
+    when not given), drawn by the figure of every claim.
     """
 
     claim_id: str
@@ -93,12 +97,17 @@ class Claim:
     lean: str = ""
     reason: str = ""
     kind: str = "paper"
+    effect: Effect | None = None
 
     def __post_init__(self):
         if not self.claim_id:
             raise ValueError("claim_id must be a non-empty string such as '01-overflow'")
+        if self.effect is not None and not isinstance(self.effect, Effect):
+            raise TypeError(f"claim {self.claim_id!r}: effect must be a detdesign.claims.Effect or None")
         if isinstance(self.holds, Decision):
             d = self.holds
+            if self.effect is None:
+                object.__setattr__(self, "effect", d.effect)
             object.__setattr__(self, "holds", d.holds)
             object.__setattr__(self, "lean", self.lean or d.lean)
             object.__setattr__(self, "reason", self.reason or d.reason)
@@ -122,14 +131,15 @@ class Claim:
             object.__setattr__(self, "holds", final)
 
     def row(self) -> dict:
-        """The CSV row: preconditions as a JSON list of ``{name, measured, rule, met}``."""
-        out = asdict(self)
+        """The CSV row: preconditions as a JSON list of ``{name, measured, rule, met}``, the effect as its
+        ``effect_*`` columns (empty without one)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "effect"}
         out["preconditions"] = json.dumps([asdict(p) for p in self.preconditions]) if self.preconditions else ""
-        return out
+        return {**out, **(self.effect.row() if self.effect else dict.fromkeys(_effect.COLUMNS, ""))}
 
 
 KINDS = ("paper", "fidelity", "target")
-COLUMNS = ("notebook", "profile", *(f.name for f in fields(Claim)))
+COLUMNS = ("notebook", "profile", *(f.name for f in fields(Claim) if f.name != "effect"), *_effect.COLUMNS)
 
 
 class Ledger(pd.DataFrame):

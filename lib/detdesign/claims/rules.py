@@ -33,6 +33,8 @@ import itertools
 import math
 from dataclasses import dataclass, replace
 
+from detdesign.claims.effect import Effect
+
 HOLDS = ("yes", "partly", "no", "inconclusive", "schedule-dependent", "descriptive", "not tested")  # ledger verdicts
 OUTCOMES = ("yes", "partly", "no", "inconclusive")
 REASONS = ("precondition not met", "interval contains the threshold", "needs 2S", "schedule-dependent",
@@ -51,12 +53,15 @@ def _number(*values) -> bool:
 @dataclass(frozen=True)
 class Decision:
     """What a rule decided: ``holds`` (a ledger verdict), ``lean`` (the measurement alone), ``reason`` (a category
-    of :data:`REASONS` when it did not decide, else ""), ``detail`` (one sentence for the ledger's note)."""
+    of :data:`REASONS` when it did not decide, else ""), ``detail`` (one sentence for the ledger's note) and
+    ``effect`` (the number the rule compared with its threshold, for the figure of every claim; None when the rule
+    had no single number)."""
 
     holds: str
     lean: str = ""
     reason: str = ""
     detail: str = ""
+    effect: Effect | None = None
 
     def __post_init__(self):
         if self.holds not in HOLDS:
@@ -189,7 +194,8 @@ def converged_by_doubling(at_s: float, at_2s: float | None, tol: float = 0.01) -
         return Decision("inconclusive", "", "interval contains the threshold", "a non-finite metric")
     gain = at_2s - at_s
     out = "yes" if gain < tol else "no"
-    return Decision(out, out, "", f"doubling test: metric(2S) - metric(S) = {gain:+.4f} (< {tol} converged)")
+    return Decision(out, out, "", f"doubling test: metric(2S) - metric(S) = {gain:+.4f} (< {tol} converged)",
+                    Effect(gain, threshold=tol, label="metric(2S) - metric(S)"))
 
 
 # -- relative rules: the schedule-robustness rule ----------------------------------------------------------------
@@ -261,6 +267,12 @@ def decide_difference(rungs, threshold: float = 0.0, scale: float = 1.0) -> Deci
     rs = _rungs(rungs)
     last = rs[-1]
     lean = sign_outcome(last.lo, last.hi, threshold)
+    effect = Effect(last.diff, last.lo, last.hi, threshold, label=f"difference at {last.schedule:g}S").scaled(scale)
+    return replace(_schedule_robust(rs, threshold, scale, lean), effect=effect)
+
+
+def _schedule_robust(rs: list[Difference], threshold: float, scale: float, lean: str) -> Decision:
+    last = rs[-1]
     if len(rs) == 1:
         return measured_at_s(lean, f"measured at {last.schedule:g}S only; the schedule-robustness rule needs the "
                              "same difference at 2S")
@@ -284,6 +296,13 @@ def _margin_rule(rungs, margin: float, outcome, side, name: str) -> Decision:
     rs = _rungs(rungs)
     last = rs[-1]
     lean = outcome(last.lo, last.hi, margin)
+    hi = margin if name == "equivalence" else math.nan
+    effect = Effect(last.diff, last.lo, last.hi, -margin, hi, f"difference at {last.schedule:g}S, margin {margin:g}")
+    return replace(_margin_decision(rs, margin, side, name, lean), effect=effect)
+
+
+def _margin_decision(rs: list[Difference], margin: float, side, name: str, lean: str) -> Decision:
+    last = rs[-1]
     if len(rs) == 1:
         return measured_at_s(lean, f"{name}: measured at {last.schedule:g}S only; the schedule-robustness rule "
                              "needs 2S")
@@ -334,19 +353,22 @@ def combine_decisions(decisions, mixed: str = "partly", need_all: bool = False) 
     """One row from several decided parts (the steps of a grid, the axes of a claim). When every part decided:
     :func:`combine` of their verdicts (``need_all``: :func:`all_of`, a claim that needs every part). Otherwise the
     row is undecided like its first undecided part, in the order schedule-dependent, descriptive, inconclusive
-    (the lean combines the parts' leans)."""
+    (the lean combines the parts' leans). The effect is the naming part's (an undecided row), else the one part's
+    that has an effect (None when several have one: no single number decides the row)."""
     ds = list(decisions)
     if not ds or any(not isinstance(d, Decision) for d in ds):
         raise TypeError("combine_decisions takes a non-empty list of Decision")
     rule = all_of if need_all else (lambda o: combine(o, mixed))
     lean = rule([_lean(d) for d in ds])
     detail = "; ".join(d.detail for d in ds if d.detail)
+    effects = [d.effect for d in ds if d.effect is not None]
+    single = effects[0] if len(effects) == 1 else None
     if all(d.holds in ("yes", "partly", "no") for d in ds):
-        return Decision(rule([d.holds for d in ds]), lean, "", detail)
+        return Decision(rule([d.holds for d in ds]), lean, "", detail, single)
     if need_all and any(d.holds == "no" for d in ds):
-        return Decision("no", lean, "", detail)
+        return Decision("no", lean, "", detail, single)
     first = next(d for kind in _UNDECIDED for d in ds if d.holds == kind)
-    return Decision(first.holds, lean, first.reason, detail)
+    return Decision(first.holds, lean, first.reason, detail, first.effect or single)
 
 
 # -- power: run it or call it descriptive -----------------------------------------------------------------------
@@ -368,7 +390,8 @@ def descriptive_if_unaffordable(decision: Decision, needed: float, have: int, un
     if cost > budget_hours:
         extra = f"deciding needs {size} (about {cost:,.0f} worker-hours more, budget {budget_hours:g})" \
             if math.isfinite(cost) else size
-        return Decision("descriptive", decision.lean, f"descriptive: needs {size}", _join(decision.detail, extra))
+        return Decision("descriptive", decision.lean, f"descriptive: needs {size}", _join(decision.detail, extra),
+                        decision.effect)
     return replace(decision, detail=_join(decision.detail, f"{size} ({more} more, about {cost:.1f} worker-hours)"))
 
 

@@ -109,7 +109,7 @@ def summarize(sweep: pd.DataFrame, grid: pd.DataFrame) -> dict:
 
 def claims(s: dict):
     """Ledger rows for notebook 01 from :func:`summarize`'s numbers."""
-    from detdesign.claims import Claim, all_of, at_least, at_most, combine, decided
+    from detdesign.claims import Claim, Effect, all_of, at_least, at_most, combine, decided
 
     lo, hi = s["overflow_depth_min"], s["overflow_depth_max"]
     ratio = s["spread_ratio"]
@@ -130,7 +130,8 @@ def claims(s: dict):
               "the same net without BN", f"Kendall tau {s['tau_zen_batch']:.2f} (batch var), "
               f"{s['tau_zen_running']:.2f} (official running var); gap {s['gap_mean']:+.2f} "
               f"+/- {s['gap_std']:.2f}", decided(at_least(s["tau_zen_batch"], 0.8)),
-              f"{s['n_grid']} nets; the official running-variance reading compresses the BN term"),
+              f"{s['n_grid']} nets; the official running-variance reading compresses the BN term",
+              effect=Effect(float(s["tau_zen_batch"]), threshold=0.8, label="Kendall tau (yes from 0.8)")),
     ]
 
 

@@ -10,6 +10,8 @@ and the instrument's pooled seed SD (conservative for a difference of two heads 
 
 from __future__ import annotations
 
+import math
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -17,6 +19,7 @@ from scipy import stats
 
 from detdesign.claims import (
     Claim,
+    Effect,
     Precondition,
     at_least,
     at_most,
@@ -264,12 +267,12 @@ def claims(sm: pd.DataFrame, analyses: list[Analysis], sigma: float, unit_h: flo
               decided(rank_outcome(every["rho"], every["rho_p"])), f"{where}; router trained on images kept apart "
               "from the detectors' training, with held-out early stopping (P3); yes: every run's rho > 0 at "
               "p < 0.05, partly: some, no: some significantly < 0",
-              preconditions=pre[1:]),
+              preconditions=pre[1:], effect=_effect(every["rho"].mean(), 0.0, "mean Spearman over runs")),
         Claim(f"{tag}-half-hard", "DynamicDet README", "50/50 keeps most of the 0/100 accuracy (52.7 vs 53.5 COCO "
               "val AP)", "share of the cascade's gain kept at 50% hard: " + ", ".join(f"{100 * k:.0f}%" for k in kept),
               decided(at_least(float(np.mean(kept)), 0.5, partly=1e-9)), f"{where}; router routing; yes: the mean "
               "share over runs >= 50%, partly: > 0 (a share is only meaningful where P1 holds)",
-              preconditions=pre[:1]),
+              preconditions=pre[:1], effect=_effect(np.mean(kept), 0.5, "mean share of the gain kept")),
         Claim(f"{tag}-thresholds-transfer", "DynamicDet", "thresholds set on val give the target hard share "
               "on test", f"max |test hard share - k| = {err:.3f} over {len(analyses[0].thresholds)} targets per run",
               decided(at_most(err, 0.1, partly=0.2)), f"{where}; thresholds from a split kept apart from the "
@@ -277,7 +280,8 @@ def claims(sm: pd.DataFrame, analyses: list[Analysis], sigma: float, unit_h: flo
               preconditions=(Precondition.check("images that set the thresholds (fewest over runs; below 50 a "
                                                 "quantile's own sampling error exceeds 0.07)",
                                                 min(a.threshold_images for a in [*analyses, *an2]), ">=",
-                                                MIN_THRESHOLD_IMAGES, "{:.0f}"),)),
+                                                MIN_THRESHOLD_IMAGES, "{:.0f}"),),
+              effect=_effect(err, 0.1, "max |test hard share - k| (yes below 0.1)")),
     ]
     if tag == "05":
         joint = sm["detector1_AP"] - sm["standalone_AP"]
@@ -290,6 +294,12 @@ def claims(sm: pd.DataFrame, analyses: list[Analysis], sigma: float, unit_h: flo
                           "identical schedule and seed; non-inferiority margin 0.01 AP; image SE taken from the "
                           f"standalone detector's interval (unpaired); interval: {d.method}", d.text()))
     return rows
+
+
+def _effect(value, threshold: float, label: str) -> Effect | None:
+    """The row's number for the figure of every claim (None when it is not finite, e.g. a share of no gain)."""
+    value = float(value)
+    return Effect(value, threshold=threshold, label=label) if math.isfinite(value) else None
 
 
 def ledger_rows(run, summary_: pd.DataFrame, analyses: dict, stage1: pd.DataFrame) -> list[Claim]:

@@ -36,7 +36,7 @@ import pandas as pd
 
 from detdesign.arch import ZenNet
 from detdesign.arch.tinynas_format import parse_tinynas, tinynas_layers
-from detdesign.claims import Claim, Precondition, decided, descriptive_if_unaffordable, sign_outcome
+from detdesign.claims import Claim, Effect, Precondition, decided, descriptive_if_unaffordable, sign_outcome
 from detdesign.detection import DetectorConfig
 from detdesign.detection.experiment import DetectorJob, train_population
 from detdesign.detection.recipe import level_shares as pyramid_shares
@@ -280,17 +280,22 @@ def correlation_claims(corr: pd.DataFrame, diff: tuple, alpha_diff: tuple, share
                                                                          unit_h, hours, True),
               "equal depth removes the depth confound of the old sweep; bootstrap over networks; a positive tau that "
               "the partial tau given params does not keep would say 'wider networks do better', not MSEP",
-              preconditions=pre),
+              preconditions=pre, effect=_tau_effect(m.tau, m.lo, m.hi, "Kendall tau(MSEP, AP)")),
         Claim("03-msep-vs-single", "MAE-DET", "single-scale entropy represents mAP worse than multi-scale",
               f"tau(MSEP) - tau(single) = {d:+.2f} [{dlo:+.2f}, {dhi:+.2f}]",
               _corr_gate(sign(dlo, dhi), d, dlo, dhi, n, unit_h, hours, False), "paired bootstrap over networks",
-              preconditions=pre),
+              preconditions=pre, effect=_tau_effect(d, dlo, dhi, "tau(MSEP) - tau(single)")),
         Claim("03-alpha", "MAE-DET", "alpha = (0, 0, 1, 1, 6) is a good multi-scale prior",
               f"tau(matched alpha {', '.join(f'{v:.1f}' for v in alpha)}) - tau(paper's) = {a:+.2f} "
               f"[{alo:+.2f}, {ahi:+.2f}]", _corr_gate(flipped, a, alo, ahi, n, unit_h, hours, False),
               "no: alpha matched to the measured positives per level ranks the networks better (interval above 0); "
-              "yes: the paper's ranks them better", preconditions=pre),
+              "yes: the paper's ranks them better", preconditions=pre,
+              effect=_tau_effect(a, alo, ahi, "tau(matched alpha) - tau(paper's)")),
     ]
+
+
+def _tau_effect(value: float, lo: float, hi: float, label: str) -> Effect | None:
+    return Effect(float(value), float(lo), float(hi), 0.0, label=label) if math.isfinite(value) else None
 
 
 def findings(corr: pd.DataFrame, diff: tuple, alpha_diff: tuple, shares: pd.DataFrame, mean: pd.DataFrame,

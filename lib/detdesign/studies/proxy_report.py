@@ -8,6 +8,7 @@ from scipy.stats import kendalltau
 
 from detdesign.claims import (
     Claim,
+    Effect,
     Precondition,
     at_least,
     at_most,
@@ -141,6 +142,7 @@ def speed_claim(zen_s, tenas_s, tenas_train_s, batch_size: int) -> Claim:
                  "mode)", holds, f"ratio of medians over cells on this 2-core CPU, batch {batch_size}; yes: the "
                  "interval at or above 20x, partly: wholly between 5x and 20x",
                  interval=interval(lo, hi, "{:.1f}", "95% bootstrap over cells"), timing=True,
+                 effect=Effect(ratio, lo, hi, 20.0, label="TE-NAS / Zen time (x)"),
                  preconditions=(Precondition.check("batch size (the per-sample NTK cost grows with it; Zen-NAS "
                                                    "timed batch 64)", batch_size, ">=", 64, "{:.0f}"),))
 
@@ -157,7 +159,9 @@ def _anchor_rows(abd: pd.DataFrame) -> list[Claim]:
     rows = [Claim(f"02-{r.proxy}", "Abdelfattah ICLR'21 T1", f"|Spearman| {r.paper:.3f} with CIFAR-10",
                   f"{r.ours:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}] (sign {'+' if r.signed >= 0 else '-'}, n={r.n})",
                   decided(r.holds), "paper: all 15,625 cells; ours: a uniform random sample of them, same target, "
-                  "batch 64, seed 42", preconditions=_precise(r.ci_high - r.ci_low)) for r in abd.itertuples()]
+                  "batch 64, seed 42", preconditions=_precise(r.ci_high - r.ci_low),
+                  effect=Effect(r.ours, r.ci_low, r.ci_high, r.paper, label="|Spearman| (paper's value dashed)"))
+            for r in abd.itertuples()]
     top2 = set(abd.nlargest(2, "ours")["proxy"])
     rows.append(Claim("02-best-of-six", "Abdelfattah ICLR'21 T1", "synflow and jacob_cov are the best of the six",
                       f"our top two: {', '.join(sorted(top2))}",
@@ -187,7 +191,9 @@ def meco_claim(ci: pd.DataFrame) -> Claim:
                  f"{r['ours']:.3f}", decided(r["holds"]), f"uniform sample of {int(r['n'])} cells, one batch of 64 "
                  "(MeCo uses the first image)",
                  interval=interval(r["ci_low"], r["ci_high"], "{:.3f}", "95% bootstrap over cells"),
-                 preconditions=_precise(r["ci_high"] - r["ci_low"]))
+                 preconditions=_precise(r["ci_high"] - r["ci_low"]),
+                 effect=Effect(float(r["ours"]), float(r["ci_low"]), float(r["ci_high"]), MECO_C10,
+                               label="Spearman (paper's value dashed)"))
 
 
 def vote_claim(gain: dict) -> Claim:
@@ -198,7 +204,8 @@ def vote_claim(gain: dict) -> Claim:
                  "best single one", f"mean rank of {'+'.join(gain['members'])}: Spearman {gain['agg_rho']:.3f} vs "
                  f"{gain['best']} {gain['best_rho']:.3f} (difference {gain['diff']:+.3f})", holds,
                  f"members declared before measuring; best member chosen on the same {gain['n']} cells "
-                 "(favours the member)", interval=interval(lo, hi, "{:+.3f}", "95% paired bootstrap over cells"))
+                 "(favours the member)", interval=interval(lo, hi, "{:+.3f}", "95% paired bootstrap over cells"),
+                 effect=Effect(gain["diff"], lo, hi, 0.0, label="Spearman gain over the best member"))
 
 
 # Zen-Score assumes a network whose output scales linearly with its input once BN is rescaled (Zen-NAS eq. 5-6);
