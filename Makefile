@@ -53,7 +53,7 @@ site: $(STAMP)
 
 lab: $(STAMP)
 	$(PY) scripts/lab_copies.py
-	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=$(PORT) --notebook-dir=runs/lab $$([ "$$(id -u)" = 0 ] && echo --allow-root)
+	DETDESIGN_LAB=1 DETDESIGN_PROFILE=full $(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=$(PORT) --notebook-dir=runs/lab $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check lib tests scripts benchmarks

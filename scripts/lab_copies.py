@@ -3,9 +3,16 @@ notebooks/ (full-profile outputs, the repository's results) are never opened for
 once into runs/lab/ (ignored by git); an existing copy, with the user's edits and outputs, is never overwritten
 (delete it to start again from the published one). Copies and published notebooks are signed as trusted for
 this user's Jupyter (their outputs were produced by this repository's code), so the lab renders them as they are.
+
+The lab's kernels run the ``full`` profile with ``DETDESIGN_LAB=1`` (see :mod:`detdesign.outputs`): Run All replays
+the published results from runs/lab/full/cache/, which this script seeds with the committed data/cache/ rows
+(a committed row replaces a lab row of the same key; the lab's own new rows are kept), and writes its figures and
+ledger under runs/lab/full/. Running ``quick`` in the lab is a deliberate choice: set ``PROFILE = "quick"`` in
+the notebook's parameters cell.
 """
 
 import argparse
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -32,14 +39,36 @@ def working_copies(published: Path, lab: Path) -> list[Path]:
     return copies
 
 
+def seed_caches(published: Path, lab: Path) -> int:
+    """Merge every committed result cache ``published/*.json`` into ``lab`` (committed rows win; rows only the lab
+    has are kept); return the number of rows the lab caches hold from the committed ones."""
+    lab.mkdir(parents=True, exist_ok=True)
+    n = 0
+    for src in sorted(published.glob("*.json")):
+        rows = json.loads(src.read_text() or "{}")
+        dst = lab / src.name
+        mine = json.loads(dst.read_text() or "{}") if dst.exists() else {}
+        merged = {**mine, **rows}
+        tmp = dst.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(merged, sort_keys=True))
+        tmp.replace(dst)
+        n += len(rows)
+    for src in sorted(published.glob("*.csv")):  # the seed-noise table: a replay adds the same groups again
+        shutil.copy2(src, lab / src.name)
+    return n
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--published", type=Path, default=ROOT / "notebooks")
     ap.add_argument("--lab", type=Path, default=ROOT / "runs" / "lab")
     args = ap.parse_args()
     copies = working_copies(args.published, args.lab)
+    rows = seed_caches(ROOT / "data" / "cache", args.lab / "full" / "cache")
     print(f"JupyterLab opens {len(copies)} working copies in {args.lab} (your edits stay there; the published "
-          f"notebooks in {args.published} are never autosaved over; delete a copy to refresh it)")
+          f"notebooks in {args.published} are never autosaved over; delete a copy to refresh it). Their kernels "
+          f"replay the published results (profile full, {rows} cached rows in {args.lab / 'full' / 'cache'}); "
+          f"set PROFILE = \"quick\" in a notebook's parameters cell to run the quick profile instead.")
     return 0
 
 

@@ -7,9 +7,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from detdesign import timings  # noqa: E402
-from detdesign.claims import figure, load_all, render_readme, replace_between  # noqa: E402
-from detdesign.plotting import savefig, set_style  # noqa: E402
+from detdesign import timings
+from detdesign.claims import figure, load_all, render_readme, replace_between
+from detdesign.plotting import savefig, set_style
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMES = ("<!-- timings:start -->", "<!-- timings:end -->")

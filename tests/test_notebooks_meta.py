@@ -104,3 +104,35 @@ def test_what_we_found_quotes_only_numbers_the_run_printed(path):
     known = _numbers(_output_text(nb)) | _numbers(earlier)
     missing = sorted(_numbers(found) - known)
     assert not missing, f"{path.name}: 'What we found' states numbers no output shows: {missing}"
+
+
+def test_the_lab_replays_the_published_caches_without_writing_the_published_folders(tmp_path, monkeypatch):
+    """`make lab` kernels run `full` with DETDESIGN_LAB=1: outputs go under runs/lab/full, whose result caches are
+    seeded from data/cache (committed rows win, the lab's own rows stay), so Run All replays in seconds."""
+    import importlib.util
+    import json
+
+    from detdesign.outputs import outputs
+
+    spec = importlib.util.spec_from_file_location("lab", REPO / "scripts" / "lab_copies.py")
+    lab = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lab)
+    published, cache = tmp_path / "data_cache", tmp_path / "lab_cache"
+    published.mkdir()
+    (published / "05_x.json").write_text(json.dumps({"k1": {"AP": 0.5}, "k2": {"AP": 0.6}}))
+    (published / "seed_noise.csv").write_text("instrument,group\n")
+    cache.mkdir()
+    (cache / "05_x.json").write_text(json.dumps({"k1": {"AP": 0.1}, "mine": {"AP": 0.9}}))
+    assert lab.seed_caches(published, cache) == 2
+    assert json.loads((cache / "05_x.json").read_text()) == {"k1": {"AP": 0.5}, "k2": {"AP": 0.6},
+                                                            "mine": {"AP": 0.9}}
+    assert (cache / "seed_noise.csv").read_text() == "instrument,group\n"
+    monkeypatch.setenv("DETDESIGN_HOME", str(REPO))
+    monkeypatch.delenv("DETDESIGN_LAB", raising=False)
+    assert outputs("full").cache == REPO / "data" / "cache"
+    monkeypatch.setenv("DETDESIGN_LAB", "1")
+    out = outputs("full")
+    assert out.cache == REPO / "runs" / "lab" / "full" / "cache" and out.figures.parent == out.cache.parent
+    assert out.claims != REPO / "data" / "claims" and out.checkpoints == REPO / "runs" / "full" / "checkpoints"
+    make = (REPO / "Makefile").read_text()
+    assert "DETDESIGN_LAB=1 DETDESIGN_PROFILE=full" in make

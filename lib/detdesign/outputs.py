@@ -9,6 +9,11 @@ Inside a checkout, only the ``full`` profile with the default seed (0) writes th
 ``runs/<profile>-seed<N>/`` for another seed, so runs of different seeds never overwrite each other), and a
 quick or smoke rerun never silently overwrites the published results. Outside a checkout every run writes
 under ``<home>/runs/...`` the same way.
+
+**The lab** (``make lab`` sets ``DETDESIGN_LAB=1``): working copies open on the published results, so there the
+``full`` profile is the default and replays them, but it writes under ``runs/lab/full/`` (figures, ledger) and
+reads and writes the result cache ``runs/lab/full/cache/``, which ``make lab`` seeds with the committed
+``data/cache/`` rows: Run All in a working copy replays in seconds and never touches the published files.
 """
 
 from __future__ import annotations
@@ -20,6 +25,17 @@ from pathlib import Path
 from detdesign.profiles import profile as _profile
 
 HOME_ENV = "DETDESIGN_HOME"
+LAB_ENV = "DETDESIGN_LAB"
+
+
+def in_lab() -> bool:
+    """Whether this kernel runs a working copy of ``make lab`` (``$DETDESIGN_LAB`` is 1)."""
+    return os.environ.get(LAB_ENV, "") == "1"
+
+
+def lab_folder(home: Path) -> Path:
+    """Where the lab's full-profile replays write (figures, ledger, result cache)."""
+    return home / "runs" / "lab" / "full"
 
 
 def is_checkout(path: Path) -> bool:
@@ -90,6 +106,10 @@ def outputs(profile: str, seed: int = 0) -> Outputs:
     home = output_home()
     tag = name if seed == 0 else f"{name}-seed{seed}"
     if name == "full" and seed == 0 and is_checkout(home):
+        if in_lab():  # replays the published results without writing the published folders
+            lab = lab_folder(home)
+            return Outputs(name, lab, lab / "figures", lab / "claims", lab / "cache",
+                           home / "runs" / name / "checkpoints")
         return Outputs(name, home, home / "figures", home / "data" / "claims", home / "data" / "cache",
                        home / "runs" / name / "checkpoints")
     root = home / "runs" / tag
