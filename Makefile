@@ -38,14 +38,14 @@ claims: $(STAMP)
 	$(PY) scripts/render_claims.py
 
 test: $(STAMP)
-	DETDESIGN_PROFILE=smoke DETDESIGN_PROGRESS=0 DETDESIGN_WIDGETS=0 $(PY) -m pytest tests notebooks \
+	DETDESIGN_RUNNER=nbval DETDESIGN_PROFILE=smoke DETDESIGN_PROGRESS=0 DETDESIGN_WIDGETS=0 $(PY) -m pytest tests notebooks \
 	  --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
 unit: $(STAMP)
 	$(PY) -m pytest tests
 
 nbval: $(STAMP)
-	DETDESIGN_PROFILE=smoke DETDESIGN_PROGRESS=0 DETDESIGN_WIDGETS=0 $(PY) -m pytest notebooks --nbval-lax --nbval-current-env \
+	DETDESIGN_RUNNER=nbval DETDESIGN_PROFILE=smoke DETDESIGN_PROGRESS=0 DETDESIGN_WIDGETS=0 $(PY) -m pytest notebooks --nbval-lax --nbval-current-env \
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 site: $(STAMP)

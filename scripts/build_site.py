@@ -24,6 +24,7 @@ from nbconvert import HTMLExporter
 from pygments.formatters import HtmlFormatter
 
 from detdesign.claims import load_all, preconditions_text, summary
+from detdesign.outputs import published_notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 MATH = re.compile(r"\$\$(.+?)\$\$|(?<![\\$])\$([^$\n]+?)\$", re.S)
@@ -226,7 +227,7 @@ def _nav_name(path: Path) -> str:
 
 def build(notebooks_dir: Path, claims_dir: Path, figures_dir: Path, out: Path) -> list[Path]:
     """Write the site into ``out`` (replaced); return the pages written."""
-    notebooks = sorted(notebooks_dir.glob("[0-9]*.ipynb"))
+    notebooks = published_notebooks(notebooks_dir)
     if not notebooks:
         raise FileNotFoundError(f"no notebooks under {notebooks_dir}")
     figures = sorted(figures_dir.glob("*.png"))

@@ -20,6 +20,8 @@ from pathlib import Path
 import nbformat
 from nbformat.sign import NotebookNotary
 
+from detdesign.outputs import published_notebooks
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -28,7 +30,7 @@ def working_copies(published: Path, lab: Path) -> list[Path]:
     lab.mkdir(parents=True, exist_ok=True)
     notary = NotebookNotary()
     copies = []
-    for nb in sorted(published.glob("*.ipynb")):
+    for nb in published_notebooks(published):
         copy = lab / nb.name
         if not copy.exists():
             shutil.copy2(nb, copy)

@@ -100,12 +100,15 @@ def main() -> int:
     args = ap.parse_args()
     if args.profile not in profile_names():  # argparse checks choices only for a value given on the command line
         ap.error(f"profile {args.profile!r} (from $DETDESIGN_PROFILE) is not one of {', '.join(profile_names())}")
-    notebooks = sorted(p for p in args.notebooks.glob("[0-9]*.ipynb") if p.name.startswith(args.only))
+    from detdesign.outputs import RUNNER_ENV, published_notebooks
+
+    notebooks = [p for p in published_notebooks(args.notebooks) if p.name.startswith(args.only)]
     if not notebooks:
         print(f"no notebook matches {args.only!r}", file=sys.stderr)
         return 2
     log = args.runs / args.profile / "progress.log"
     log.parent.mkdir(parents=True, exist_ok=True)
+    os.environ.update({RUNNER_ENV: "run_notebooks"})  # the kernels know a sanctioned run executes them
     os.environ.update(DETDESIGN_PROFILE=args.profile, DETDESIGN_PROGRESS="0", DETDESIGN_PROGRESS_LOG=str(log),
                       DETDESIGN_WIDGETS="0")  # sliders draw one static figure in stored notebooks
     from detdesign.outputs import output_home

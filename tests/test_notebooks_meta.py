@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from detdesign.outputs import published_notebooks
+
 REPO = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9]*.ipynb"))
+NOTEBOOKS = published_notebooks(REPO / "notebooks")
 
 
 def test_there_are_notebooks():
@@ -136,3 +138,32 @@ def test_the_lab_replays_the_published_caches_without_writing_the_published_fold
     assert out.claims != REPO / "data" / "claims" and out.checkpoints == REPO / "runs" / "full" / "checkpoints"
     make = (REPO / "Makefile").read_text()
     assert "DETDESIGN_LAB=1 DETDESIGN_PROFILE=full" in make
+
+
+def test_the_published_set_is_the_manifest_not_a_glob(tmp_path, monkeypatch):
+    """A notebook of one's own in notebooks/ is not taken for a published one (runner, site, lab, nbval, tour);
+    executing a published notebook there outside the runner warns."""
+    from detdesign.outputs import RUNNER_ENV, published_notebooks, warn_if_published_outside_runner
+
+    listed = [p.name for p in published_notebooks(REPO / "notebooks")]
+    assert listed == sorted(p.name for p in (REPO / "notebooks").glob("[0-9]*.ipynb") if p.name in listed)
+    assert "00_tour.ipynb" in listed and len(listed) == len(set(listed))
+    folder = tmp_path / "checkout" / "notebooks"
+    folder.mkdir(parents=True)
+    (folder.parent / "pyproject.toml").write_text('[project]\nname = "detdesign"\n')
+    for name in ("01_a.ipynb", "01_a_mine.ipynb"):
+        (folder / name).write_text("{}")
+    (folder / "published.txt").write_text("# the published notebooks\n01_a.ipynb\n")
+    assert published_notebooks(folder) == [folder / "01_a.ipynb"]
+    (folder / "published.txt").write_text("01_a.ipynb\n02_gone.ipynb\n")
+    with pytest.raises(ValueError, match="02_gone"):
+        published_notebooks(folder)
+    monkeypatch.delenv(RUNNER_ENV, raising=False)
+    monkeypatch.delenv("DETDESIGN_LAB", raising=False)
+    with pytest.warns(UserWarning, match="make lab"):
+        assert warn_if_published_outside_runner(folder)
+    assert warn_if_published_outside_runner(tmp_path) is None  # not the checkout's notebooks/
+    monkeypatch.setenv(RUNNER_ENV, "run_notebooks")
+    assert warn_if_published_outside_runner(folder) is None
+    conftest = (REPO / "conftest.py").read_text()
+    assert "pytest_ignore_collect" in conftest and "published_notebooks" in conftest

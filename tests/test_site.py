@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from detdesign.outputs import published_notebooks
+
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
@@ -39,7 +41,7 @@ def test_site_pages_load_offline_with_images_and_equations(tmp_path):
 
     pages = _builder().build(REPO / "notebooks", REPO / "data" / "claims", REPO / "figures", tmp_path / "site")
     assert [p.name for p in pages[:2]] == ["index.html", "claims.html"]
-    assert len(pages) == 2 + len(list((REPO / "notebooks").glob("[0-9]*.ipynb")))
+    assert len(pages) == 2 + len(published_notebooks(REPO / "notebooks"))
     problems = {}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)

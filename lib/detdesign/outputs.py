@@ -19,6 +19,7 @@ reads and writes the result cache ``runs/lab/full/cache/``, which ``make lab`` s
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,3 +115,35 @@ def outputs(profile: str, seed: int = 0) -> Outputs:
                        home / "runs" / name / "checkpoints")
     root = home / "runs" / tag
     return Outputs(name, root, root / "figures", root / "claims", root / "cache", root / "checkpoints")
+
+
+MANIFEST = "published.txt"  # in notebooks/: the published notebooks, one file name per line
+RUNNER_ENV = "DETDESIGN_RUNNER"  # set by the notebook runner and the test target: a sanctioned execution
+
+
+def published_notebooks(folder: str | os.PathLike) -> list[Path]:
+    """The published notebooks of ``folder`` in reading order, from its ``published.txt`` manifest (a folder
+    without one, e.g. a user's own, gives its ``[0-9]*.ipynb`` files); a listed notebook that is missing raises."""
+    folder = Path(folder)
+    manifest = folder / MANIFEST
+    if not manifest.is_file():
+        return sorted(folder.glob("[0-9]*.ipynb"))
+    names = [ln.strip() for ln in manifest.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+    missing = [n for n in names if not (folder / n).is_file()]
+    if missing:
+        raise ValueError(f"{manifest} lists {missing}, which are not in {folder}: restore them or edit the list")
+    return [folder / n for n in names]
+
+
+def warn_if_published_outside_runner(cwd: Path | None = None) -> str | None:
+    """A kernel running in the checkout's ``notebooks/`` without the runner (``jupyter nbconvert --execute
+    --inplace`` there, or opening the published notebook itself) may overwrite the published results with another
+    profile's: warn, and say what to use instead. Returns the warning (None when there is nothing to say)."""
+    cwd = (cwd or Path.cwd()).resolve()
+    if os.environ.get(RUNNER_ENV) or in_lab() or not (cwd.name == "notebooks" and is_checkout(cwd.parent)):
+        return None
+    msg = ("this kernel runs in the checkout's notebooks/, which hold the published full-profile results: saving "
+           "this notebook replaces them. Use `make lab` (working copies under runs/lab/) or `make reproduce` "
+           "(the runner) instead.")
+    warnings.warn(msg, stacklevel=2)
+    return msg

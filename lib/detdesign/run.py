@@ -27,7 +27,7 @@ import torch
 
 from detdesign import repro
 from detdesign.executor import ExecutorConfig, Pool, executor_from_env, run_map
-from detdesign.outputs import Outputs, is_checkout, output_home, outputs
+from detdesign.outputs import Outputs, is_checkout, output_home, outputs, warn_if_published_outside_runner
 from detdesign.profiles import Profile, profile
 from detdesign.progress import LOG_ENV
 from detdesign.training import bf16_is_fast
@@ -113,6 +113,7 @@ class Run:
         """The run a notebook gets: profile ``name`` (else ``$DETDESIGN_PROFILE``, else quick), device,
         precision and executor from the environment (see the module docstring)."""
         prof = profile(name)
+        warn_if_published_outside_runner()
         ex = executor or executor_from_env(DEFAULT_EXECUTOR.get(prof.name, "serial"))
         show = os.environ.get("DETDESIGN_PROGRESS", "1") != "0" or bool(os.environ.get(LOG_ENV))
         dev = resolve_device(device)

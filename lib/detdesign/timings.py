@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from detdesign.outputs import package_checkout, repo_root
+from detdesign.outputs import package_checkout, published_notebooks, repo_root
 
 COLUMNS = ("notebook", "profile", "seconds", "measured", "machine", "note")
 
@@ -72,7 +72,7 @@ def _fmt(seconds) -> str:
 
 def notebook_names() -> list[str]:
     """Stems of the checkout's numbered notebooks."""
-    return sorted(p.stem for p in ((package_checkout() or repo_root()) / "notebooks").glob("[0-9]*.ipynb"))
+    return [p.stem for p in published_notebooks((package_checkout() or repo_root()) / "notebooks")]
 
 
 def time_table(df: pd.DataFrame | None = None, profiles=("quick", "full")) -> pd.DataFrame:
