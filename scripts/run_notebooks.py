@@ -1,4 +1,4 @@
-"""Run every notebook in notebooks/ in order with papermill (`make reproduce [PROFILE=...]`).
+"""Run every published notebook (notebooks/published.txt) in order with papermill (`make reproduce [PROFILE=...]`).
 
 The profile reaches each kernel through the DETDESIGN_PROFILE environment variable (not an injected
 parameters cell), so the committed notebooks stay clean. PROFILE=full replaces the published notebooks
@@ -7,7 +7,10 @@ leaves the published notebook untouched); every other profile writes executed co
 runs/<profile>/notebooks/. The profile is --profile, else $DETDESIGN_PROFILE, else quick.
 Wall times go to runs/<profile>/timings.csv. While a notebook runs, papermill's cell bar (with an estimate) and
 the latest line of the studies' own progress bars (training epochs, population jobs; sent to
-runs/<profile>/progress.log through DETDESIGN_PROGRESS_LOG, never into the notebook) are printed.
+runs/<profile>/progress.log through DETDESIGN_PROGRESS_LOG, never into the notebook) are printed, or a heartbeat
+when there is none; each notebook starts with "notebook k of N" and the time left from data/timings.csv, and a
+notebook running more than twice its recorded time gets a warning. A failing notebook's executed copy goes to
+runs/<profile>/failed/ and the run goes on with the next one; the exit status says whether any failed.
 """
 
 import argparse
@@ -25,6 +28,11 @@ import papermill as pm
 from detdesign.profiles import profile_names
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+# the kernel's own start-up log (e.g. "Kernel is running over TCP without encryption", once per notebook) is noise
+# in a batch run on one machine; errors still show
+QUIET_KERNEL = ["--IPKernelApp.log_level=ERROR"]
 
 
 def kernel_display_name(name: str = "python3") -> str:
@@ -49,26 +57,56 @@ def clean(path: Path) -> None:
     nbformat.write(nb, path)
 
 
-class ProgressEcho(threading.Thread):
-    """Print the newest progress line the kernel (and its workers) wrote to ``log``, every ``every`` seconds."""
+SLOW = 2.0  # a notebook running this many times its recorded time gets a warning (a loaded machine, say)
 
-    def __init__(self, log: Path, prefix: str, every: float = 30.0):
+
+class ProgressEcho(threading.Thread):
+    """Every ``every`` seconds: the newest progress line the kernel (and its workers) wrote to ``log``, or, when
+    there is none, a heartbeat with the elapsed time; once, a warning when the notebook runs more than
+    :data:`SLOW` times its recorded time (``expected`` seconds; None when never recorded)."""
+
+    def __init__(self, log: Path, prefix: str, expected: float | None = None, every: float = 30.0):
         super().__init__(daemon=True)
         self.log, self.prefix, self.every, self.stop = log, prefix, every, threading.Event()
+        self.expected, self.t0, self.warned = expected, time.perf_counter(), False
         self.log.write_text("")
 
     def run(self) -> None:
         last = ""
         while not self.stop.wait(self.every):
+            elapsed = time.perf_counter() - self.t0
             text = self.log.read_text(errors="replace").replace("\r", "\n")
             lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
             if lines and lines[-1] != last:
                 last = lines[-1]
                 print(f"{self.prefix} {last}", flush=True)
+            else:
+                print(f"{self.prefix} still running, {_fmt(elapsed)} elapsed", flush=True)
+            if self.expected and not self.warned and elapsed > SLOW * self.expected:
+                self.warned = True
+                print(f"{self.prefix} WARNING: {elapsed / self.expected:.1f}x its recorded time "
+                      f"({_fmt(self.expected)}): is another job sharing the CPU? (times are meaningful on a quiet "
+                      f"machine only)", file=sys.stderr, flush=True)
+
+
+def _fmt(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min" if seconds < 7200 else \
+        f"{seconds / 3600:.1f} h"
+
+
+def recorded_times(profile: str) -> dict[str, float]:
+    """Notebook stem -> its recorded wall time in ``profile`` (data/timings.csv; a fresh full run's time)."""
+    from detdesign.timings import load_timings
+
+    df = load_timings()
+    df = df[df["profile"] == profile]
+    return {r.notebook: float(r.seconds) for r in df.itertuples()}
 
 
 def print_ledger(profile: str, runs: Path) -> None:
-    """What this run measured: its own ledger (not the published one), one line per claim."""
+    """What this run measured: its own ledger (not the published one), one line per claim; a run of another profile
+    than full also shows the published verdict beside its own, with this run's reason when it did not decide (a
+    quick run's short trainings cannot decide what the full run did)."""
     from detdesign.claims import load_all
     from detdesign.outputs import outputs
 
@@ -76,12 +114,19 @@ def print_ledger(profile: str, runs: Path) -> None:
     ledger = load_all(folder)
     if ledger.empty:
         return
-    print(f"[{profile}] this run's ledger ({folder}):")
+    published = {}
+    if profile != "full":
+        pub = load_all(outputs("full").claims)
+        published = dict(zip(pub["claim_id"], pub["holds"]))
+    print(f"[{profile}] this run's ledger ({folder})" + (", with the published verdict" if published else "") + ":")
     for r in ledger.itertuples():
-        measured = r.we_measured if len(r.we_measured) <= 70 else r.we_measured[:67] + "..."
-        print(f"  {r.claim_id:<24} {r.holds:<13} {measured}")
+        measured = r.we_measured if len(r.we_measured) <= 60 else r.we_measured[:57] + "..."
+        pub = f" published {published.get(r.claim_id, '-'):<13}" if published else ""
+        why = f" ({r.reason[:50]})" if published and r.reason else ""
+        print(f"  {r.claim_id:<27} {r.holds:<13}{pub} {measured}{why}")
     counts = ledger["holds"].value_counts()
-    print(f"[{profile}] verdicts: " + ", ".join(f"{n} {v}" for v, n in counts.items()))
+    print(f"[{profile}] verdicts: " + ", ".join(f"{n} {v}" for v, n in counts.items()) +
+          (" (this profile's, not the published ones: see the README's claims)" if profile != "full" else ""))
 
 
 def main() -> int:
@@ -119,29 +164,36 @@ def main() -> int:
     os.environ.pop("MPLBACKEND", None)  # the kernel must use the inline backend so figures are stored
     out_dir = args.notebooks if args.profile == "full" else args.runs / args.profile / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)
-    times = []
-    for nb in notebooks:
+    times, failures = [], []
+    expected = recorded_times(args.profile)
+    for k, nb in enumerate(notebooks, 1):
         out = out_dir / nb.name
         t0 = time.perf_counter()
-        print(f"[{args.profile}] {nb.name} ...", flush=True)
+        left = sum(expected.get(p.stem, 0.0) for p in notebooks[k - 1:])
+        hint = f" (recorded {_fmt(expected[nb.stem])}; about {_fmt(left)} left in this run" + \
+            (", less where the caches hold the results)" if args.profile == "full" else ")") \
+            if nb.stem in expected else ""
+        print(f"[{args.profile}] notebook {k} of {len(notebooks)}: {nb.name}{hint} ...", flush=True)
         # a unique temporary name (two runs never share it); a killed run never leaves a half-executed notebook
         fd, name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".running.ipynb", dir=out.parent)
         os.close(fd)
         tmp = Path(name)
-        echo = ProgressEcho(log, f"[{args.profile}] {nb.stem}:")
+        echo = ProgressEcho(log, f"[{args.profile}] {nb.stem}:", expected.get(nb.stem))
         echo.start()
         try:
             pm.execute_notebook(str(nb), str(tmp), kernel_name="python3", cwd=str(args.notebooks),
-                                progress_bar=args.cell_bar)
+                                progress_bar=args.cell_bar, extra_arguments=QUIET_KERNEL)
             clean(tmp)
             os.replace(tmp, out)
-        except Exception:
+        except Exception as err:
             failed = args.runs / args.profile / "failed" / nb.name
             failed.parent.mkdir(parents=True, exist_ok=True)
             if tmp.exists() and tmp.stat().st_size:
                 os.replace(tmp, failed)  # the executed copy, error included, to inspect
-                print(f"[{args.profile}] {nb.name} FAILED: the executed copy is {failed}", file=sys.stderr)
-            raise
+            print(f"[{args.profile}] {nb.name} FAILED ({type(err).__name__}); the executed copy is {failed}; "
+                  f"going on with the next notebook", file=sys.stderr, flush=True)
+            failures.append(nb.name)
+            continue
         finally:
             echo.stop.set()
             tmp.unlink(missing_ok=True)
@@ -155,6 +207,11 @@ def main() -> int:
                                   ("total", f"{total:.1f}")])
     print(f"[{args.profile}] all notebooks: {total:.1f} s (see {timing_file})")
     print_ledger(args.profile, args.runs)
+    if failures:
+        print(f"[{args.profile}] {len(failures)} of {len(notebooks)} notebooks FAILED: {', '.join(failures)} (their "
+              f"executed copies are under {args.runs / args.profile / 'failed'}); times not recorded",
+              file=sys.stderr)
+        return 1
     if args.record_times:
         import datetime
         import platform
