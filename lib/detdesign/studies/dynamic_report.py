@@ -245,7 +245,8 @@ def claims(sm: pd.DataFrame, analyses: list[Analysis], sigma: float, unit_h: flo
     every = pd.concat([sm, sm2]) if sm2 is not None else sm
     where = where or dataset
     half = [a.curve.iloc[(a.curve["hard_fraction"] - 0.5).abs().argmin()] for a in analyses]
-    kept = [(h["router_AP"] - r.detector1_AP) / (r.cascade_AP - r.detector1_AP) if r.cascade_AP != r.detector1_AP
+    # a share of the gain is defined only where there is a gain (P1 per run); a negative gain gives n/a, not a share
+    kept = [(h["router_AP"] - r.detector1_AP) / (r.cascade_AP - r.detector1_AP) if r.cascade_AP > r.detector1_AP
             else float("nan") for h, r in zip(half, sm.itertuples())]
     err = max((a.thresholds["test_hard_fraction"] - a.thresholds["k"]).abs().max() for a in [*analyses, *an2])
     p1s, rrs = _ladder(sm, sm2, "cascade_minus_first", sigma), _ladder(sm, sm2, "router_minus_random", sigma)
@@ -269,7 +270,8 @@ def claims(sm: pd.DataFrame, analyses: list[Analysis], sigma: float, unit_h: flo
               "p < 0.05, partly: some, no: some significantly < 0",
               preconditions=pre[1:], effect=_effect(every["rho"].mean(), 0.0, "mean Spearman over runs")),
         Claim(f"{tag}-half-hard", "DynamicDet README", "50/50 keeps most of the 0/100 accuracy (52.7 vs 53.5 COCO "
-              "val AP)", "share of the cascade's gain kept at 50% hard: " + ", ".join(f"{100 * k:.0f}%" for k in kept),
+              "val AP)", "share of the cascade's gain kept at 50% hard: " + ", ".join(
+                  f"{100 * k:.0f}%" if np.isfinite(k) else "n/a (no gain)" for k in kept),
               decided(at_least(float(np.mean(kept)), 0.5, partly=1e-9)), f"{where}; router routing; yes: the mean "
               "share over runs >= 50%, partly: > 0 (a share is only meaningful where P1 holds)",
               preconditions=pre[:1], effect=_effect(np.mean(kept), 0.5, "mean share of the gain kept")),

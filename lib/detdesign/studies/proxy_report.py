@@ -238,7 +238,9 @@ def claims_uniform(abd: pd.DataFrame, sz: pd.DataFrame, ci: pd.DataFrame, agree:
                       f"median Spearman {med:.2f} over {len(agree)} proxies "
                       f"(min {agree['spearman_vs_naslib'].min():.2f})", decided(at_least(med, 0.8, partly=0.5)),
                       "same cells; batch, seed and init differ; yes: median >= 0.8, partly: >= 0.5",
-                      kind="fidelity"))
+                      kind="fidelity", preconditions=(Precondition.check(
+                          "cells shared with NASLib per proxy (fewest; a rank correlation of a handful is noise)",
+                          float(agree["n"].min()), ">=", 50.0, "{:.0f}"),)))
     rows.append(zen_rank_claim(ci))
     rows.append(speed_claim(zen_s, tenas_s, tenas_train_s, batch_size))
     return rows

@@ -15,6 +15,8 @@ Searches and trainings run through ``run.map`` and are cached (``06_search``, ``
 
 from __future__ import annotations
 
+import math
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -248,10 +250,12 @@ def claims(tab: pd.DataFrame, trained: pd.DataFrame, n_test: int, S: ZenSearchSi
                           f"Zen - random {r.text()} (per seed {r.seeds_text()})", gate(r),
                           f"same EA with a random objective; interval: {r.method}", r.text(), preconditions=pre))
     rows.append(Claim("06-order", "Zen-NAS", "objective order on CIFAR-10: Zen > TE-NAS > NASWOT > synflow > "
-                      "random > FLOPs > grad-norm", f"Spearman of our top-1 order with the paper's: {rho:+.2f}", order,
+                      "random > FLOPs > grad-norm", f"Spearman of our top-1 order with the paper's: "
+                      f"{f'{rho:+.2f}' if math.isfinite(rho) else 'n/a (too few winners or ties)'}", order,
                       "7 objectives; yes: Spearman >= 0.7, partly: > 0; an order of short trainings is relative to the "
                       "schedule, so it needs the ladder", preconditions=pre,
-                      effect=Effect(float(rho), threshold=0.7, label="Spearman with the paper's order (yes from 0.7)")))
+                      effect=Effect(float(rho), threshold=0.7, label="Spearman with the paper's order (yes from 0.7)")
+                      if math.isfinite(rho) else None))
     return rows
 
 
