@@ -167,3 +167,12 @@ def test_the_published_set_is_the_manifest_not_a_glob(tmp_path, monkeypatch):
     assert warn_if_published_outside_runner(folder) is None
     conftest = (REPO / "conftest.py").read_text()
     assert "pytest_ignore_collect" in conftest and "published_notebooks" in conftest
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_published_outputs_do_not_leak_the_build_machine(path):
+    """No absolute path of the checkout, no PosixPath(...) reprs, no home folder in a published notebook's outputs
+    (run.savefig shows "saved figures/x.png"; data roots and outputs print relative paths)."""
+    text = _output_text(json.loads(path.read_text()))
+    leaks = [s for s in ("PosixPath(", str(REPO), "/root/", "/home/") if s in text]
+    assert leaks == [], f"{path.name} outputs contain {leaks}"

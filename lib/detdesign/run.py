@@ -86,6 +86,14 @@ def resolve_precision(name: str | None, device: str, profile_name: str = "quick"
     return name
 
 
+class SavedFigure(type(Path())):
+    """The path :meth:`Run.savefig` returns: a ``Path`` that shows as ``saved figures/x.png (+ .svg)`` when it is a
+    cell's last value (a published notebook shows neither ``PosixPath(...)`` nor a machine's absolute path)."""
+
+    def __repr__(self) -> str:
+        return f"saved {self.as_posix()} (+ .svg)"
+
+
 @dataclass(frozen=True)
 class Run:
     """A notebook's run: profile, seed, device, outputs, progress switch and population executor."""
@@ -191,14 +199,14 @@ class Run:
         """The checkpoint folder of one study (never committed)."""
         return self.outputs.checkpoints / name
 
-    def savefig(self, fig, name: str) -> Path:
+    def savefig(self, fig, name: str) -> SavedFigure:
         """Save ``fig`` as PNG + SVG under this profile's figure folder (:func:`detdesign.plotting.savefig`); the PNG's
         path relative to the output home when inside it (a published notebook shows no machine's path)."""
         from detdesign.plotting import savefig
 
         png = savefig(fig, name, self.name, self.seed)
         home = output_home()
-        return png.relative_to(home) if png.is_relative_to(home) else png
+        return SavedFigure(png.relative_to(home) if png.is_relative_to(home) else png)
 
     def record(self, notebook: str, rows: list):
         """Write the notebook's ledger rows (:func:`detdesign.claims.record`) and return the table."""
