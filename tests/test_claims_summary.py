@@ -46,3 +46,13 @@ def test_the_readme_tables_put_fidelity_and_targets_apart():
     head, own = text.split("**Fidelity checks and the project's own targets**")
     assert "04-a" in head and "00c-t" not in head and "00c-t" in own
     assert "Fidelity checks" not in tables(df.iloc[:1])
+
+
+def test_the_table_of_notebooks_gets_its_status_from_the_ledger():
+    df = _rows({"notebook": "01_bn_rescaling", "kind": "paper", "holds": "yes", "claim_id": "01-a"},
+               {"notebook": "01_bn_rescaling", "kind": "paper", "holds": "inconclusive", "claim_id": "01-b"})
+    table = ("| notebook | claim | status |\n|---|---|---|\n| `01_bn_rescaling.ipynb` | Zen-NAS §3 | done (stale) |\n"
+             "| `07_new.ipynb` | a draft | done |")
+    out = summary.render_status(table, df).splitlines()
+    assert out[2] == "| `01_bn_rescaling.ipynb` | Zen-NAS §3 | published; 2 ledger rows: 1 yes, 1 inconclusive |"
+    assert out[3].endswith("| not published |") and out[:2] == table.splitlines()[:2]

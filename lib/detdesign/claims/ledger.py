@@ -249,12 +249,17 @@ def replace_between(text: str, start: str, end: str, body: str, where: str = "RE
 
 def render_readme(readme: str | os.PathLike, folder: str | os.PathLike) -> str:
     """Replace the claims table between the README markers with the rows under ``folder``, and the per-paper
-    summary (:mod:`detdesign.claims.summary`) between its own markers."""
+    summary (:mod:`detdesign.claims.summary`) between its own markers, and the status column of the table of
+    notebooks (between ``<!-- notebooks:start -->`` and ``<!-- notebooks:end -->``) from the same rows."""
     from detdesign.claims import summary
 
     path = Path(readme)
     rows = load_all(folder)
     new = replace_between(path.read_text(), START, END, tables(rows), str(path))
     new = replace_between(new, *summary.MARKERS, summary.to_markdown(rows), str(path))
+    if summary.NOTEBOOK_MARKERS[0] in new:
+        start, end = summary.NOTEBOOK_MARKERS
+        table = new.split(start, 1)[1].split(end, 1)[0].strip("\n")
+        new = replace_between(new, start, end, summary.render_status(table, rows), str(path))
     path.write_text(new)
     return new

@@ -25,6 +25,7 @@ DECIDED = ("yes", "partly", "no")
 UNDECIDED = ("inconclusive", "schedule-dependent", "descriptive", "not tested")
 SHORT = 110  # characters of "paper says" shown per claim
 MARKERS = ("<!-- summary:start -->", "<!-- summary:end -->")
+NOTEBOOK_MARKERS = ("<!-- notebooks:start -->", "<!-- notebooks:end -->")  # the README's table of notebooks
 
 
 def paper_of(notebook: str) -> str:
@@ -82,3 +83,26 @@ def to_markdown(df: pd.DataFrame) -> str:
             tally = sub["holds"].value_counts()
             out.append(f"**{label}**: {len(sub)} rows, " + ", ".join(f"{n} {v}" for v, n in tally.items()))
     return "\n".join(out).rstrip()
+
+
+def notebook_status(df: pd.DataFrame) -> dict[str, str]:
+    """Notebook -> the status cell of the README's table of notebooks: its ledger rows' verdict counts."""
+    out = {}
+    for nb, rows in df.groupby("notebook", sort=False):
+        tally = rows["holds"].value_counts()
+        parts = [f"{tally[v]} {v}" for v in (*DECIDED, *UNDECIDED) if v in tally]
+        out[nb] = f"published; {len(rows)} ledger rows: {', '.join(parts)}"
+    return out
+
+
+def render_status(table: str, df: pd.DataFrame) -> str:
+    """The README's table of notebooks (markdown rows ``| `NB.ipynb` | what it does | status |``) with every status
+    cell rendered from the ledger (a notebook without ledger rows: ``not published``)."""
+    status = notebook_status(df)
+    lines = []
+    for line in table.splitlines():
+        m = re.match(r"^\| `(\w+)\.ipynb` \|(.*)\| [^|]* \|$", line)
+        if m:
+            line = f"| `{m.group(1)}.ipynb` |{m.group(2)}| {status.get(m.group(1), 'not published')} |"
+        lines.append(line)
+    return "\n".join(lines)
