@@ -150,9 +150,9 @@ def summary_html(df) -> str:
         rows = df[(df["kind"] == "paper") & (df["notebook"].map(summary.paper_of) == paper)]
         for r in rows.itertuples():
             cls = "verdict-" + str(r.holds).replace(" ", "-")
-            why = html.escape(summary._why(r))
+            why = html.escape(summary.why(r))
             out.append(f'<li><b class="{cls}">{html.escape(r.holds)}</b> <code>{html.escape(r.claim_id)}</code>: '
-                       f'{html.escape(summary._short(r.paper_says))}{why}</li>')
+                       f'{html.escape(summary.short(r.paper_says))}{why}</li>')
         out.append("</ul>")
     return "".join(out)
 

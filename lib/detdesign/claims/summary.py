@@ -45,7 +45,7 @@ def counts(df: pd.DataFrame) -> pd.DataFrame:
     return t
 
 
-def _short(text: str, n: int = SHORT) -> str:
+def short(text: str, n: int = SHORT) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= n else text[: n - 1].rstrip() + "…"
 
@@ -53,13 +53,13 @@ def _short(text: str, n: int = SHORT) -> str:
 _PARENS = re.compile(r"\s*\((?:[^()]|\([^()]*\))*\)")  # a parenthesis, one nested level inside
 
 
-def _why(row) -> str:
+def why(row) -> str:
     """`` (reason; the measurement alone: lean)`` of an undecided row; a precondition keeps its name only."""
     if row.holds in DECIDED:
         return ""
     lean = f"; the measurement alone: {row.lean}" if row.lean and row.lean != row.holds else ""
     reason = _PARENS.sub("", str(row.reason)) if str(row.reason).startswith("precondition") else str(row.reason)
-    return f" ({_short(reason, 120) or 'no reason recorded'}{lean})"
+    return f" ({short(reason, 120) or 'no reason recorded'}{lean})"
 
 
 def to_markdown(df: pd.DataFrame) -> str:
@@ -74,7 +74,7 @@ def to_markdown(df: pd.DataFrame) -> str:
         parts = [f"{c[v]} {v}" for v in (*DECIDED, *UNDECIDED) if c[v]]
         out.append(f"**{paper}**: {c['claims']} claims, {', '.join(parts)}")
         rows = df[(df["kind"] == "paper") & (df["notebook"].map(paper_of) == paper)]
-        out += [f"- **{r.holds}** `{r.claim_id}`: {_short(r.paper_says)}{_why(r)}" for r in rows.itertuples()]
+        out += [f"- **{r.holds}** `{r.claim_id}`: {short(r.paper_says)}{why(r)}" for r in rows.itertuples()]
         out.append("")
     for kind, label in (("fidelity", "Fidelity checks (our code against official numbers)"),
                         ("target", "The project's own targets (instrument quality)")):

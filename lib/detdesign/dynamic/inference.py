@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import torch
 from scipy import stats
+from scipy.special import expit
 from torch import nn
 
 from detdesign.detection.data import Preprocessed
@@ -172,7 +173,7 @@ def router_diagnostics(z, gain, saturation: float = 0.01) -> dict:
     L1 - L2, and the share of saturated scores (phi < ``saturation`` or > 1 - ``saturation``): a router that ranks
     nothing or sits at 0/1 shows here."""
     z, gain = np.asarray(z, dtype=float), np.asarray(gain, dtype=float)
-    phi = 1.0 / (1.0 + np.exp(-z))
+    phi = expit(z)
     res = stats.spearmanr(z, gain)
     return {"rho": float(res.statistic), "rho_p": float(res.pvalue),
             "saturated": float(np.mean((phi < saturation) | (phi > 1 - saturation)))}

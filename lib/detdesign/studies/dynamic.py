@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from detdesign.detection import fit
 from detdesign.detection.evaluate import coco_metrics
@@ -237,7 +238,7 @@ def hardness_table(z, gain, data) -> pd.DataFrame:
     for zi, g, t in zip(z, gain, data.targets):
         b = t["boxes"]
         sizes = ((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])).sqrt()
-        rows.append({"z": float(zi), "phi": float(1.0 / (1.0 + np.exp(-zi))), "gain": float(g), "objects": len(b),
+        rows.append({"z": float(zi), "phi": float(expit(zi)), "gain": float(g), "objects": len(b),
                      "smallest_px": float(sizes.min()) if len(b) else float("nan")})
     return pd.DataFrame(rows)
 

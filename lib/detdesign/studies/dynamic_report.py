@@ -221,7 +221,7 @@ def _rungs_text(rs: list) -> str:
     return "; ".join(f"{r.text()} at {r.schedule:g}S" for r in rs)
 
 
-def _per_run(sm: pd.DataFrame, col: str) -> str:
+def per_run(sm: pd.DataFrame, col: str) -> str:
     return "; ".join(f"{n}: {r[col]:+.4f} [{r[col + '_lo']:+.4f}, {r[col + '_hi']:+.4f}]" for n, r in sm.iterrows())
 
 
@@ -254,12 +254,12 @@ def claims(sm: pd.DataFrame, analyses: list[Analysis], sigma: float, unit_h: flo
     rows = [
         Claim(f"{tag}-cascade-better", "DynamicDet", "the second (cascaded) detector is more accurate than the "
               "first", f"cascade - detector 1 test AP over runs {_rungs_text(p1s)}; per run "
-              f"{_per_run(every, 'cascade_minus_first')}",
+              f"{per_run(every, 'cascade_minus_first')}",
               _gate(decide_difference(p1s), p1, sigma, unit_h, hours), f"{where}; paired image bootstrap per run; "
               f"the premise of routing (P1); interval: {p1.method}", p1.text()),
         Claim(f"{tag}-router-vs-random", "DynamicDet", "the router beats random routing at the same hard "
               "fraction", f"router - random at 50% hard over runs {_rungs_text(rrs)}; per run "
-              f"{_per_run(every, 'router_minus_random')}", _gate(decide_difference(rrs), rr, sigma, unit_h, hours),
+              f"{per_run(every, 'router_minus_random')}", _gate(decide_difference(rrs), rr, sigma, unit_h, hours),
               f"{where}; random = mean of draws on the same resamples; interval: {rr.method}", rr.text(),
               preconditions=pre),
         Claim(f"{tag}-router-ranks", "DynamicDet", "the router's difficulty ranks images by how much the "
@@ -329,12 +329,12 @@ def findings(sm: pd.DataFrame, analyses: list[Analysis], stage1: pd.DataFrame, p
     lines = [
         f"- **Profile `{profile}`, {len(sm)} run(s) on the scenes.** Stage 1 val-AP gains over the last quarter: "
         f"{conv} ({'all' if stage1['converged'].all() else 'not all'} below 0.01; a diagnostic, not the rule).",
-        "- **P1, the cascade is better:** " + _per_run(sm, "cascade_minus_first") + f" → {'met' if p1 else 'NOT met'}."
+        "- **P1, the cascade is better:** " + per_run(sm, "cascade_minus_first") + f" → {'met' if p1 else 'NOT met'}."
         f" Detector 1 {', '.join(f'{v:.3f}' for v in sm['detector1_AP'])} vs the standalone reference "
         f"{', '.join(f'{v:.3f}' for v in sm['standalone_AP'])} test AP.",
-        "- **P2, the gain varies across images:** oracle − random at 50% hard " + _per_run(sm, "oracle_minus_random")
+        "- **P2, the gain varies across images:** oracle − random at 50% hard " + per_run(sm, "oracle_minus_random")
         + f" → {'met' if p2 else 'NOT met'}.",
-        "- **The router:** router − random at 50% hard " + _per_run(sm, "router_minus_random") + "; Spearman of φ "
+        "- **The router:** router − random at 50% hard " + per_run(sm, "router_minus_random") + "; Spearman of φ "
         "with the held-out gain " + ", ".join(f"{r:+.2f}" for r in sm["rho"]) + "; saturated scores "
         + ", ".join(f"{100 * s:.0f}%" for s in sm["saturated"]) + "; kept router epoch "
         + ", ".join(str(int(e)) for e in sm["router_epoch"]) + ".",

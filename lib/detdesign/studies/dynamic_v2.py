@@ -117,7 +117,7 @@ def ledger_rows(run, summary: pd.DataFrame, an: dict, stage1: pd.DataFrame, ref:
 
 def findings(summary: pd.DataFrame, stage1: pd.DataFrame, sigma: float, neck: str) -> str:
     """The closing "what we found" of part 2 as Markdown, every number from this run."""
-    per = lambda col: report._per_run(summary, col)  # noqa: E731
+    per = lambda col: report.per_run(summary, col)  # noqa: E731
     lines = [
         f"- **Detector 2 ({neck} neck, trained alone on the frozen reference):** stage-1 val AP "
         + ", ".join(f"{n} {r.val_AP:.3f}" for n, r in stage1.iterrows()) + "; detector 1 (the 00c reference) test "
