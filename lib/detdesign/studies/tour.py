@@ -36,7 +36,7 @@ def measure_tiny(runs: int, resolution: int = 32) -> pd.DataFrame:
 
 def claims(nb201: pd.DataFrame, means: tuple[float, float, float], n_images: int):
     """Two data facts: the NB201 optimum on CIFAR-10 and the CIFAR-10 channel means of our JPEG copy."""
-    from detdesign.claims import Claim, at_most, decided
+    from detdesign.claims import Claim, Precondition, at_most, decided
 
     best = nb201.loc[nb201["c10_test"].idxmax()]
     diff = max(abs(a - b) for a, b in zip(means, OFFICIAL_CIFAR_MEAN))
@@ -48,9 +48,23 @@ def claims(nb201: pd.DataFrame, means: tuple[float, float, float], n_images: int
         Claim("00-cifar-mean", "CIFAR-10", "per-channel means 0.4914/0.4822/0.4465",
               "/".join(f"{m:.4f}" for m in means) + f" over {n_images} train images",
               decided(at_most(diff, 0.002, partly=0.01)), "re-encoded JPEG copy, not the official pickles; yes: "
-              "every mean within 0.002, partly: within 0.01", kind="fidelity"),
+              "every mean within 0.002, partly: within 0.01", kind="fidelity",
+              preconditions=(Precondition.check(
+                  "images averaged (the per-image channel means vary with SD ~0.12, so the mean of n images is off by "
+                  "~0.12/sqrt(n): below half the 0.002 tolerance from 20,000 images)", float(n_images), ">=",
+                  float(MEAN_IMAGES), "{:.0f}"),)),
     ]
 
+
+def findings(ledger: pd.DataFrame, profile: str) -> str:
+    """The tour's closing line with this run's verdicts (markdown): what holds in this profile, and why not where
+    a small profile cannot check it."""
+    parts = [f"`{r.claim_id}` **{r.holds}** ({r.we_measured}" + (f"; {r.reason}" if r.reason else "") + ")"
+             for r in ledger.itertuples()]
+    return f"**This run (profile `{profile}`):** " + "; ".join(parts) + "."
+
+
+MEAN_IMAGES = 20_000  # images the channel-mean check needs to be able to decide (see claims)
 
 CLAIMS = {  # what each notebook tests (one line); the status and times are read from data/, never typed here
     "00_tour": "where the data comes from; two data facts",
