@@ -117,6 +117,13 @@ def outputs(profile: str, seed: int = 0) -> Outputs:
     return Outputs(name, root, root / "figures", root / "claims", root / "cache", root / "checkpoints")
 
 
+def published_claims() -> Path:
+    """The published ledger folder: the checkout's ``data/claims`` (also in the lab, whose own full replays write
+    elsewhere), else the full profile's claims folder of the output home."""
+    home = output_home()
+    return home / "data" / "claims" if is_checkout(home) else outputs("full").claims
+
+
 MANIFEST = "published.txt"  # in notebooks/: the published notebooks, one file name per line
 RUNNER_ENV = "DETDESIGN_RUNNER"  # set by the notebook runner and the test target: a sanctioned execution
 

@@ -79,14 +79,22 @@ CLAIMS = {  # what each notebook tests (one line); the status and times are read
 }
 
 
+def claims_overview(claims_dir=None):
+    """The figure of every claim (:mod:`detdesign.claims.figure`) from the published ledgers."""
+    from detdesign.claims import figure, load_all
+    from detdesign.outputs import published_claims
+
+    return figure.draw(load_all(claims_dir if claims_dir is not None else published_claims()))
+
+
 def notebook_table(claims_dir=None) -> pd.DataFrame:
     """Every notebook with what it tests, its published verdicts (counted from ``data/claims``) and its measured
     quick and full times (``data/timings.csv``, :mod:`detdesign.timings`)."""
     from detdesign.claims import load_all
-    from detdesign.outputs import outputs
+    from detdesign.outputs import published_claims
     from detdesign.timings import notebook_names, time_table
 
-    ledger = load_all(claims_dir if claims_dir is not None else outputs("full").claims)
+    ledger = load_all(claims_dir if claims_dir is not None else published_claims())
     times = time_table()
     unknown = [nb for nb in notebook_names() if nb not in CLAIMS]
     if unknown:
