@@ -162,7 +162,7 @@ _PROFILES = {
         dynamic=DynamicSizes(router_share=0.67, router_holdout=0.25, router_epochs=200, router_lr=1e-3,
                              latency_runs=30, random_draws=20, fraction_step=0.1, bootstrap=200, bccd=True),
         dynamic_v2=DynamicV2Sizes(seeds=(0, 1), second_neck="BiFPN softmax", router_scenes=3000,
-                                  threshold_scenes=1000, doubled=()),  # 2S of seed 0: next (~60 min)
+                                  threshold_scenes=1000, doubled=(0,)),  # detector 2 of seed 0 also at 2S
         testbed=TestbedSizes(image_size=256, n_train=1000, n_val=300, n_test=1000, epochs=16, batch_size=8,
                              lr=2e-3, ema=0.998, max_iters_per_epoch=None, seeds=(0, 1), bccd_epochs=24,
                              bootstrap=200, speed_steps=6, grid_images=6),
