@@ -41,7 +41,7 @@ def _limits(r) -> tuple[float, float]:
     finite = [v for v in (r.effect_value, r.effect_lo, r.effect_hi, r.effect_threshold, r.effect_threshold_hi)
               if math.isfinite(v)]
     lo, hi = min(finite), max(finite)
-    pad = 0.15 * (hi - lo) if hi > lo else 0.1 * max(abs(hi), 1e-3)
+    pad = 0.25 * (hi - lo) if hi > lo else 0.1 * max(abs(hi), 1e-3)
     return lo - pad, hi + pad
 
 
@@ -58,6 +58,7 @@ def _draw_effect(ax, r, colour: str) -> None:
     ax.plot([r.effect_value], [0], "o", color=colour, ms=5)
     ax.set_xlim(left, right)
     ax.xaxis.set_major_locator(MaxNLocator(5))
+    ax.grid(False)  # the threshold line is the one vertical line of a row
     ax.tick_params(axis="x", labelsize=6, length=2, pad=1)
     ax.text(1.01, 0, r.effect_label, transform=ax.get_yaxis_transform(), fontsize=6, va="center", color="#555555")
 
