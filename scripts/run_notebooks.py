@@ -65,22 +65,25 @@ class ProgressEcho(threading.Thread):
     there is none, a heartbeat with the elapsed time; once, a warning when the notebook runs more than
     :data:`SLOW` times its recorded time (``expected`` seconds; None when never recorded)."""
 
-    def __init__(self, log: Path, prefix: str, expected: float | None = None, every: float = 30.0):
+    def __init__(self, log: Path, prefix: str, expected: float | None = None, every: float = 30.0,
+                 heartbeat: float = 120.0):
         super().__init__(daemon=True)
         self.log, self.prefix, self.every, self.stop = log, prefix, every, threading.Event()
-        self.expected, self.t0, self.warned = expected, time.perf_counter(), False
+        self.expected, self.t0, self.warned, self.heartbeat = expected, time.perf_counter(), False, heartbeat
         self.log.write_text("")
 
     def run(self) -> None:
-        last = ""
+        last, printed = "", time.perf_counter()
         while not self.stop.wait(self.every):
-            elapsed = time.perf_counter() - self.t0
+            now = time.perf_counter()
+            elapsed = now - self.t0
             text = self.log.read_text(errors="replace").replace("\r", "\n")
             lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
             if lines and lines[-1] != last:
-                last = lines[-1]
+                last, printed = lines[-1], now
                 print(f"{self.prefix} {last}", flush=True)
-            else:
+            elif now - printed >= self.heartbeat:  # nothing new for a while: say the notebook is alive
+                printed = now
                 print(f"{self.prefix} still running, {_fmt(elapsed)} elapsed", flush=True)
             if self.expected and not self.warned and elapsed > SLOW * self.expected:
                 self.warned = True

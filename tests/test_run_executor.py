@@ -138,3 +138,9 @@ def test_progress_goes_to_the_log_file_not_the_notebook(monkeypatch, tmp_path, c
     echo.join()
     out = capsys.readouterr().out
     assert out.strip().splitlines()[-1] == "[smoke] 01: jobs:  20%|## | 2/10"
+    quiet = runner.ProgressEcho(tmp_path / "quiet.log", "[smoke] 05:", every=0.05, heartbeat=0.1)
+    quiet.start()
+    time.sleep(0.4)
+    quiet.stop.set()
+    quiet.join()
+    assert "[smoke] 05: still running" in capsys.readouterr().out  # no progress line: a heartbeat instead

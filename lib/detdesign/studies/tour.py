@@ -80,11 +80,17 @@ CLAIMS = {  # what each notebook tests (one line); the status and times are read
 
 
 def claims_overview(claims_dir=None):
-    """The figure of every claim (:mod:`detdesign.claims.figure`) from the published ledgers."""
+    """The figure of every claim (:mod:`detdesign.claims.figure`) from the published ledgers; where there are none
+    (outside a checkout, before a full run) it says so and returns None."""
     from detdesign.claims import figure, load_all
     from detdesign.outputs import published_claims
 
-    return figure.draw(load_all(claims_dir if claims_dir is not None else published_claims()))
+    folder = claims_dir if claims_dir is not None else published_claims()
+    ledger = load_all(folder)
+    if not (ledger["kind"] == "paper").any():
+        print(f"no published claims under {folder.name}/ yet: `make reproduce PROFILE=full` writes them")
+        return None
+    return figure.draw(ledger)
 
 
 def notebook_table(claims_dir=None) -> pd.DataFrame:
