@@ -170,7 +170,7 @@ _PROFILES = {
         testbed_v2=TestbedV2Sizes(
             variants=("v2-4c-256", "v2-4c-128", "v2-10c-128"), necks=("FPN matched", "BiFPN softmax"), seeds=(0, 1),
             scenes_per_epoch=2000, epochs=8, batch_size=16, lr=2e-3, ema=0.995, n_val=100, n_test=500, bootstrap=200,
-            floor_draws=5, ref_scenes_per_epoch=4000, ref_epochs=12, ref_seeds=(0, 1), ref_doubling=False,
+            floor_draws=5, ref_scenes_per_epoch=4000, ref_epochs=12, ref_seeds=(0, 1), ref_doubling=True,
             parity_seeds=(0, 1)),  # published: seeds 0, 1 at S (~28 min each), parity seeds 0, 1; 2S next
         zen_search=ZenSearchSizes(objectives=ZEN_OBJECTIVES, population=64, iterations=1000,
                                   proxy_batch=64, params=1e6, macs=10e6, max_layers=18, train_per_class=1000,
