@@ -171,7 +171,7 @@ _PROFILES = {
             variants=("v2-4c-256", "v2-4c-128", "v2-10c-128"), necks=("FPN matched", "BiFPN softmax"), seeds=(0, 1),
             scenes_per_epoch=2000, epochs=8, batch_size=16, lr=2e-3, ema=0.995, n_val=100, n_test=500, bootstrap=200,
             floor_draws=5, ref_scenes_per_epoch=4000, ref_epochs=12, ref_seeds=(0, 1), ref_doubling=True,
-            parity_seeds=(0, 1)),  # published: seeds 0, 1 at S (~28 min each), parity seeds 0, 1; 2S next
+            parity_seeds=(0, 1)),  # published: seeds 0, 1 at S (~28 min each), seed 0 at 2S, parity seeds 0, 1
         zen_search=ZenSearchSizes(objectives=ZEN_OBJECTIVES, population=64, iterations=1000,
                                   proxy_batch=64, params=1e6, macs=10e6, max_layers=18, train_per_class=1000,
                                   val_per_class=100, test_per_class=None, epochs=15, batch_size=128, lr=0.1,
