@@ -144,10 +144,8 @@ def summary_html(df) -> str:
     if df.empty:
         return "<p><em>No claims recorded yet: run <code>make reproduce PROFILE=full</code>.</em></p>"
     out = []
-    for paper, c in summary.counts(df).iterrows():
-        tally = ", ".join(f"{c[v]} {v}" for v in (*summary.DECIDED, *summary.UNDECIDED) if c[v])
-        out.append(f"<h3>{html.escape(paper)}</h3><p>{c['claims']} claims: {tally}</p><ul>")
-        rows = df[(df["kind"] == "paper") & (df["notebook"].map(summary.paper_of) == paper)]
+    for paper, tally, n, rows in summary.papers(df):
+        out.append(f"<h3>{html.escape(paper)}</h3><p>{n} claims: {', '.join(tally)}</p><ul>")
         for r in rows.itertuples():
             cls = "verdict-" + str(r.holds).replace(" ", "-")
             why = html.escape(summary.why(r))

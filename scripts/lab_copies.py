@@ -20,6 +20,7 @@ from pathlib import Path
 import nbformat
 from nbformat.sign import NotebookNotary
 
+from detdesign.atomic import atomic_path
 from detdesign.outputs import published_notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,10 +51,8 @@ def seed_caches(published: Path, lab: Path) -> int:
         rows = json.loads(src.read_text() or "{}")
         dst = lab / src.name
         mine = json.loads(dst.read_text() or "{}") if dst.exists() else {}
-        merged = {**mine, **rows}
-        tmp = dst.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(merged, sort_keys=True))
-        tmp.replace(dst)
+        with atomic_path(dst) as tmp:
+            tmp.write_text(json.dumps({**mine, **rows}, sort_keys=True))
         n += len(rows)
     for src in sorted(published.glob("*.csv")):  # the seed-noise table: a replay adds the same groups again
         shutil.copy2(src, lab / src.name)

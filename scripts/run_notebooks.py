@@ -26,6 +26,7 @@ import nbformat
 import papermill as pm
 
 from detdesign.profiles import profile_names
+from detdesign.timings import fmt_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -84,17 +85,12 @@ class ProgressEcho(threading.Thread):
                 print(f"{self.prefix} {last}", flush=True)
             elif now - printed >= self.heartbeat:  # nothing new for a while: say the notebook is alive
                 printed = now
-                print(f"{self.prefix} still running, {_fmt(elapsed)} elapsed", flush=True)
+                print(f"{self.prefix} still running, {fmt_seconds(elapsed)} elapsed", flush=True)
             if self.expected and not self.warned and elapsed > SLOW * self.expected:
                 self.warned = True
                 print(f"{self.prefix} WARNING: {elapsed / self.expected:.1f}x its recorded time "
-                      f"({_fmt(self.expected)}): is another job sharing the CPU? (times are meaningful on a quiet "
-                      f"machine only)", file=sys.stderr, flush=True)
-
-
-def _fmt(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min" if seconds < 7200 else \
-        f"{seconds / 3600:.1f} h"
+                      f"({fmt_seconds(self.expected)}): is another job sharing the CPU? (times are meaningful "
+                      f"on a quiet machine only)", file=sys.stderr, flush=True)
 
 
 def recorded_times(profile: str) -> dict[str, float]:
@@ -173,7 +169,7 @@ def main() -> int:
         out = out_dir / nb.name
         t0 = time.perf_counter()
         left = sum(expected.get(p.stem, 0.0) for p in notebooks[k - 1:])
-        hint = f" (recorded {_fmt(expected[nb.stem])}; about {_fmt(left)} left in this run" + \
+        hint = f" (recorded {fmt_seconds(expected[nb.stem])}; about {fmt_seconds(left)} left in this run" + \
             (", less where the caches hold the results)" if args.profile == "full" else ")") \
             if nb.stem in expected else ""
         print(f"[{args.profile}] notebook {k} of {len(notebooks)}: {nb.name}{hint} ...", flush=True)

@@ -19,14 +19,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-CHECKOUT = Path(__file__).resolve().parents[2]  # lib/detdesign/cli.py -> the repository root
-
 
 def _checkout(what: str) -> Path:
-    if not (CHECKOUT / "scripts" / "run_notebooks.py").is_file():
+    from detdesign.outputs import package_checkout
+
+    root = package_checkout()
+    if root is None or not (root / "scripts" / "run_notebooks.py").is_file():
         raise SystemExit(f"detdesign {what} needs the repository checkout (scripts/, data/); clone it and run "
                          f"`make install` there")
-    return CHECKOUT
+    return root
 
 
 def _proxies(args) -> int:

@@ -63,7 +63,8 @@ def record_times(rows: list[dict], path: str | os.PathLike | None = None, *, fre
     return df
 
 
-def _fmt(seconds) -> str:
+def fmt_seconds(seconds) -> str:
+    """``42 s``, ``3.5 min``, ``2.1 h``; ``not measured`` for an empty or NaN cell."""
     if seconds == "" or pd.isna(seconds):
         return "not measured"
     s = float(seconds)
@@ -83,8 +84,8 @@ def time_table(df: pd.DataFrame | None = None, profiles=("quick", "full")) -> pd
     out = {}
     for prof in profiles:
         sub = df[df["profile"] == prof].set_index("notebook")["seconds"]
-        col = [_fmt(sub.get(nb, "")) for nb in notebooks]
-        total = _fmt(sub.sum()) if notebooks and all(nb in sub.index for nb in notebooks) else "incomplete"
+        col = [fmt_seconds(sub.get(nb, "")) for nb in notebooks]
+        total = fmt_seconds(sub.sum()) if notebooks and all(nb in sub.index for nb in notebooks) else "incomplete"
         out[prof] = [*col, total]
     return pd.DataFrame(out, index=[*notebooks, "total"])
 

@@ -63,28 +63,23 @@ def _draw_effect(ax, r, colour: str) -> None:
     ax.text(1.01, 0, r.effect_label, transform=ax.get_yaxis_transform(), fontsize=6, va="center", color="#555555")
 
 
-def _short(text: str, n: int) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= n else text[: n - 1] + "…"
-
-
 def draw(df: pd.DataFrame) -> plt.Figure:
     """The figure of ``df`` (a ledger as :func:`~detdesign.claims.ledger.load_all` returns it)."""
     rows = effects(df)
     if rows.empty:
         raise ValueError("no paper claims in the ledger: run `make reproduce PROFILE=full` first")
-    families = list(dict.fromkeys(rows["family"]))
-    height = HEADER * len(families) + ROW_HEIGHT * len(rows) + 0.4
+    slots = _slots(rows)
+    heads = sum(isinstance(s, str) for s in slots)
+    height = HEADER * heads + ROW_HEIGHT * (len(slots) - heads) + 0.4
     fig = plt.figure(figsize=(11, height))
-    grid = fig.add_gridspec(len(rows) + len(families), 2, width_ratios=(1.0, 1.25), wspace=0.05, hspace=0.9,
-                            height_ratios=[HEADER if i is None else ROW_HEIGHT for i in _slots(rows, families)],
+    grid = fig.add_gridspec(len(slots), 2, width_ratios=(1.0, 1.25), wspace=0.05, hspace=0.9,
+                            height_ratios=[HEADER if isinstance(s, str) else ROW_HEIGHT for s in slots],
                             left=0.01, right=0.86, top=1 - 0.2 / height, bottom=0.2 / height)
-    for k, item in enumerate(_slots(rows, families)):
+    for k, item in enumerate(slots):
         label = fig.add_subplot(grid[k, 0])
         label.axis("off")
-        if item is None:
-            fam = families[sum(1 for j in _slots(rows, families)[:k] if j is None)]
-            label.text(0, 0.2, fam, fontsize=9, fontweight="bold", va="center")
+        if isinstance(item, str):  # a paper's heading
+            label.text(0, 0.2, item, fontsize=9, fontweight="bold", va="center")
             fig.add_subplot(grid[k, 1]).axis("off")
             continue
         r = rows.iloc[item]
@@ -101,17 +96,17 @@ def draw(df: pd.DataFrame) -> plt.Figure:
             _draw_effect(ax, r, colour)
         else:
             ax.axis("off")
-            ax.text(0, 0.5, _short(r.we_measured, 95), fontsize=6, va="center", color="#555555")
+            ax.text(0, 0.5, summary.short(r.we_measured, 95), fontsize=6, va="center", color="#555555")
     handles = [plt.Line2D([], [], color=c, marker="o", lw=2, label=v) for v, c in COLOURS.items()
                if v in set(rows["holds"])]
     fig.legend(handles=handles, loc="upper right", fontsize=7, frameon=False, ncol=1)
     return fig
 
 
-def _slots(rows: pd.DataFrame, families: list[str]) -> list[int | None]:
-    """Grid rows top to bottom: ``None`` for a paper's heading, else the row's position in ``rows``."""
+def _slots(rows: pd.DataFrame) -> list[str | int]:
+    """Grid rows top to bottom: a paper's name for its heading, else the claim's position in ``rows``."""
     out = []
-    for fam in families:
-        out.append(None)
-        out += [i for i in range(len(rows)) if rows["family"].iloc[i] == fam]
+    for fam in dict.fromkeys(rows["family"]):
+        out.append(fam)
+        out += [i for i, f in enumerate(rows["family"]) if f == fam]
     return out

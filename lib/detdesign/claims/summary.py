@@ -62,18 +62,23 @@ def why(row) -> str:
     return f" ({short(reason, 120) or 'no reason recorded'}{lean})"
 
 
+def papers(df: pd.DataFrame):
+    """Per paper (reading order): its name, its verdict tally (``["2 yes", "1 inconclusive"]``), its claim count
+    and its rows of kind ``paper``: what the README summary and the site's landing page both list."""
+    for paper, c in counts(df).iterrows():
+        tally = [f"{c[v]} {v}" for v in (*DECIDED, *UNDECIDED) if c[v]]
+        yield paper, tally, c["claims"], df[(df["kind"] == "paper") & (df["notebook"].map(paper_of) == paper)]
+
+
 def to_markdown(df: pd.DataFrame) -> str:
     """The summary as markdown: per paper a count line, then one bullet per claim (verdict, what the paper says,
     and for an undecided claim the reason and what the measurement alone says); the fidelity checks and the
     project's targets in one closing line each."""
     if df.empty:
         return "_no claims recorded yet: run `make reproduce PROFILE=full`_"
-    t = counts(df)
     out = []
-    for paper, c in t.iterrows():
-        parts = [f"{c[v]} {v}" for v in (*DECIDED, *UNDECIDED) if c[v]]
-        out.append(f"**{paper}**: {c['claims']} claims, {', '.join(parts)}")
-        rows = df[(df["kind"] == "paper") & (df["notebook"].map(paper_of) == paper)]
+    for paper, tally, n, rows in papers(df):
+        out.append(f"**{paper}**: {n} claims, {', '.join(tally)}")
         out += [f"- **{r.holds}** `{r.claim_id}`: {short(r.paper_says)}{why(r)}" for r in rows.itertuples()]
         out.append("")
     for kind, label in (("fidelity", "Fidelity checks (our code against official numbers)"),
